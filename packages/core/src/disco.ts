@@ -1,0 +1,140 @@
+/**
+ * XEP-0030 disco#info: our responder (identity + registered features) and a query
+ * helper; XEP-0115 verification strings (PROTOCOLS.md §3).
+ */
+import { createHash } from "node:crypto";
+import { compareOctets } from "./collation.js";
+import type { RequestOptions, Unsubscribe, XmppLink } from "./link.js";
+import { NS } from "./namespaces.js";
+import { StanzaError } from "./stanza-error.js";
+import { type Element, xml } from "./xml.js";
+
+export interface DiscoIdentity {
+  readonly category: string;
+  readonly type: string;
+  readonly name?: string;
+  readonly lang?: string;
+}
+
+export interface DiscoInfoResult {
+  readonly identities: readonly DiscoIdentity[];
+  readonly features: readonly string[];
+}
+
+/** What a link advertises; packages add the features they implement. */
+export interface DiscoRegistry {
+  /** Advertises `feature` until the returned function is called (reference-counted). */
+  addFeature(feature: string): Unsubscribe;
+  hasFeature(feature: string): boolean;
+  features(): string[];
+  identity: DiscoIdentity;
+}
+
+/** The default identity: XTLS endpoints are clients (PROTOCOLS.md §3: always send one). */
+export const DEFAULT_IDENTITY: DiscoIdentity = { category: "client", type: "pc", name: "xtls-ts" };
+
+/** The capabilities node we put in our caps and accept in disco#info requests. */
+export const CAPS_NODE = "https://github.com/xtls-ts/xtls";
+
+export class DiscoInfo implements DiscoRegistry {
+  readonly #features = new Map<string, number>([
+    [NS.DISCO_INFO, 1],
+    [NS.CAPS, 1],
+  ]);
+  identity: DiscoIdentity;
+
+  constructor(identity: DiscoIdentity = DEFAULT_IDENTITY) {
+    this.identity = identity;
+  }
+
+  addFeature(feature: string): Unsubscribe {
+    this.#features.set(feature, (this.#features.get(feature) ?? 0) + 1);
+    let removed = false;
+    return () => {
+      if (removed) return;
+      removed = true;
+      const n = (this.#features.get(feature) ?? 1) - 1;
+      if (n <= 0) this.#features.delete(feature);
+      else this.#features.set(feature, n);
+    };
+  }
+
+  hasFeature(feature: string): boolean {
+    return this.#features.has(feature);
+  }
+
+  features(): string[] {
+    return [...this.#features.keys()].sort(compareOctets);
+  }
+
+  /** XEP-0115 `ver` of what we currently advertise. */
+  capsVer(): string {
+    return capsVerification([this.identity], this.features());
+  }
+
+  /** The handler for `<query xmlns='disco#info'/>` gets. */
+  readonly answer = (request: { payload: Element }): Element => {
+    const node = request.payload.attrs.node;
+    // XEP-0030 §3.1: echo the node; XEP-0115 §6.2: we answer for our own caps node only.
+    if (node !== undefined && node !== `${CAPS_NODE}#${this.capsVer()}`)
+      throw new StanzaError("item-not-found");
+    const { category, type, name, lang } = this.identity;
+    return xml(
+      "query",
+      { xmlns: NS.DISCO_INFO, node },
+      xml("identity", { category, type, name, "xml:lang": lang }),
+      ...this.features().map((v) => xml("feature", { var: v })),
+    );
+  };
+}
+
+/** Asks `jid` (a full JID: support is per resource) for its disco#info. */
+export async function queryDiscoInfo(
+  link: XmppLink,
+  jid: string,
+  options?: RequestOptions,
+): Promise<DiscoInfoResult> {
+  const result = await link.request(
+    xml("iq", { type: "get", to: jid }, xml("query", { xmlns: NS.DISCO_INFO })),
+    options,
+  );
+  const query = result.getChild("query", NS.DISCO_INFO);
+  const identities: DiscoIdentity[] = [];
+  const features: string[] = [];
+  for (const child of query?.getChildElements() ?? []) {
+    if (child.name === "identity" && child.attrs.category && child.attrs.type) {
+      identities.push({
+        category: child.attrs.category,
+        type: child.attrs.type,
+        name: child.attrs.name,
+        lang: child.attrs["xml:lang"],
+      });
+    } else if (child.name === "feature" && child.attrs.var) {
+      features.push(child.attrs.var);
+    }
+  }
+  return { identities, features };
+}
+
+/**
+ * XEP-0115 §5.1 verification string (without XEP-0128 forms), SHA-1, Base64. Sorting
+ * is `i;octet` as the XEP requires.
+ */
+export function capsVerification(identities: readonly DiscoIdentity[], features: readonly string[]): string {
+  const ids = identities
+    .map((i) => ({
+      sortKey: [i.category, i.type, i.lang ?? ""],
+      s: `${i.category}/${i.type}/${i.lang ?? ""}/${i.name ?? ""}`,
+    }))
+    .sort((a, b) => {
+      for (let k = 0; k < 3; k++) {
+        const c = compareOctets(a.sortKey[k] ?? "", b.sortKey[k] ?? "");
+        if (c !== 0) return c;
+      }
+      return 0;
+    });
+  let s = "";
+  for (const i of ids) s += `${i.s}<`;
+  for (const f of [...new Set(features)].sort(compareOctets)) s += `${f}<`;
+  return createHash("sha1").update(s, "utf8").digest("base64");
+}

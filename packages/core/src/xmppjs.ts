@@ -1,0 +1,163 @@
+/**
+ * The xmpp.js adapter: turns an `@xmpp/client` 0.14 client into an {@link XmppLink},
+ * using only its public surfaces (`send`, `middleware`, `jid`, `socket`, events).
+ *
+ * Two xmpp.js quirks are dealt with here (../shared/PEERS.md):
+ *
+ * - **Nagle.** xmpp.js never sets TCP no-delay, which caps one-in-flight IQs at ~22/s.
+ *   We set it on every (re)connected socket.
+ * - **Stream-management miscount.** xmpp.js's `iqCaller` consumes IQ results before the
+ *   XEP-0198 counter sees them, so `h` stays too low and ejabberd closes the stream
+ *   after 5000 unacknowledged stanzas. Our requests do not go through `iqCaller`: we
+ *   send them ourselves and match replies in our own middleware, which runs after the
+ *   SM counter, so every stanza of XTLS traffic is counted. (IQ requests an application
+ *   makes through `iqCaller` itself are still miscounted by xmpp.js; that is its bug.)
+ *   And because xmpp.js only asks the server for an ack after 250 ms of silence, its
+ *   queue of unacknowledged stanzas would grow for as long as a bytestream runs; we ask
+ *   for an ack (`<r/>`) every {@link SM_ACK_EVERY} stanzas we send.
+ */
+import { type DiscoIdentity, DiscoInfo } from "./disco.js";
+import { IqEngine, type IqReply, LinkClosedError } from "./iq-engine.js";
+import type { IqHandler, IqType, RequestOptions, StanzaListener, Unsubscribe, XmppLink } from "./link.js";
+import { NS } from "./namespaces.js";
+import { type Element, xml } from "./xml.js";
+
+/** Send `<r xmlns='urn:xmpp:sm:3'/>` after this many outgoing stanzas while SM is on. */
+export const SM_ACK_EVERY = 64;
+
+/** The parts of an `@xmpp/client` 0.14 client this adapter uses. */
+export interface XmppJsClient {
+  readonly jid?: { toString(): string } | null;
+  send(stanza: Element): Promise<unknown>;
+  readonly middleware: {
+    use(fn: (ctx: XmppJsContext, next: () => Promise<unknown>) => unknown): unknown;
+  };
+  readonly socket?: { setNoDelay?(noDelay?: boolean): unknown } | null;
+  readonly streamManagement?: { readonly enabled?: boolean } | null;
+  on(event: string, listener: (...args: never[]) => void): unknown;
+  removeListener?(event: string, listener: (...args: never[]) => void): unknown;
+}
+
+export interface XmppJsContext {
+  readonly stanza: Element;
+}
+
+export interface XmppJsLinkOptions {
+  identity?: DiscoIdentity;
+  /** Set TCP no-delay on the client's socket (default true). */
+  noDelay?: boolean;
+}
+
+export class XmppJsLink implements XmppLink {
+  readonly disco: DiscoInfo;
+  readonly client: XmppJsClient;
+  readonly #engine: IqEngine;
+  readonly #listeners = new Set<StanzaListener>();
+  readonly #closeListeners = new Set<(error?: Error) => void>();
+  readonly #noDelay: boolean;
+  #sentSinceAck = 0;
+  #online: boolean;
+
+  constructor(client: XmppJsClient, options: XmppJsLinkOptions = {}) {
+    this.client = client;
+    this.#noDelay = options.noDelay ?? true;
+    this.#online = client.jid != null;
+    this.disco = new DiscoInfo(options.identity);
+    this.#engine = new IqEngine({
+      ownJid: () => this.jid,
+      write: (stanza) => this.send(stanza),
+      onHandlerError: (error) => {
+        process.emitWarning(
+          `IQ handler of ${this.jid} threw: ${error instanceof Error ? error.stack : String(error)}`,
+        );
+      },
+    });
+    this.#engine.handle("get", NS.DISCO_INFO, "query", this.disco.answer);
+    client.middleware.use((ctx, next) => this.#incoming(ctx.stanza, next));
+    client.on("online", () => {
+      this.#online = true;
+      this.#applyNoDelay();
+    });
+    client.on("disconnect", () => this.#dropped());
+    client.on("offline", () => this.#dropped());
+    this.#applyNoDelay();
+  }
+
+  get jid(): string {
+    return this.client.jid?.toString() ?? "";
+  }
+
+  async send(stanza: Element): Promise<void> {
+    if (!this.#online) throw new LinkClosedError(this.jid || "xmpp.js client");
+    await this.client.send(stanza);
+    if (this.client.streamManagement?.enabled && ++this.#sentSinceAck >= SM_ACK_EVERY) {
+      this.#sentSinceAck = 0;
+      // A nonza: not counted, not queued by SM; the server answers with <a h=…/>,
+      // which lets xmpp.js trim its queue of unacknowledged stanzas.
+      await this.client.send(xml("r", { xmlns: NS.SM }));
+    }
+  }
+
+  request(iq: Element, options?: RequestOptions): Promise<Element> {
+    return this.#engine.request(iq, options);
+  }
+
+  handle(type: IqType, ns: string, name: string, handler: IqHandler): Unsubscribe {
+    return this.#engine.handle(type, ns, name, handler);
+  }
+
+  onStanza(listener: StanzaListener): Unsubscribe {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  onClose(listener: (error?: Error) => void): Unsubscribe {
+    this.#closeListeners.add(listener);
+    return () => this.#closeListeners.delete(listener);
+  }
+
+  #applyNoDelay(): void {
+    if (this.#noDelay) this.client.socket?.setNoDelay?.(true);
+  }
+
+  #dropped(): void {
+    if (!this.#online) return;
+    this.#online = false;
+    const error = new LinkClosedError(this.jid || "xmpp.js client");
+    this.#engine.failPending(error);
+    for (const listener of [...this.#closeListeners]) listener(error);
+  }
+
+  // Runs after xmpp.js's iqCallee validation and SM counting (see the file comment).
+  // Return values follow iqCallee's convention: an element is the result payload,
+  // `true` an empty result, an <error/> element an error reply.
+  #incoming(stanza: Element, next: () => Promise<unknown>): unknown {
+    if (stanza.name === "iq") {
+      const type = stanza.attrs.type;
+      if (type === "result" || type === "error")
+        return this.#engine.receiveReply(stanza) ? undefined : next();
+      if (type !== "get" && type !== "set") return next();
+      const payload = stanza.getChildElements()[0];
+      if (!payload || !this.#engine.hasHandler(type, payload.getNS() ?? "", payload.getName())) return next();
+      const toCallee = (reply: IqReply) =>
+        reply.type === "error" ? reply.error.toElement() : (reply.payload ?? true);
+      const reply = this.#engine.dispatch(stanza);
+      return reply instanceof Promise ? reply.then(toCallee) : toCallee(reply);
+    }
+    for (const listener of this.#listeners) {
+      try {
+        listener(stanza);
+      } catch (error) {
+        process.emitWarning(
+          `stanza listener of ${this.jid} threw: ${error instanceof Error ? error.stack : String(error)}`,
+        );
+      }
+    }
+    return next();
+  }
+}
+
+/** Wraps a started (or about to start) `@xmpp/client` client as an {@link XmppLink}. */
+export function fromXmppClient(client: XmppJsClient, options?: XmppJsLinkOptions): XmppJsLink {
+  return new XmppJsLink(client, options);
+}

@@ -1,0 +1,88 @@
+import { describe, expect, it } from "vitest";
+import {
+  compareJids,
+  compareOctets,
+  JidError,
+  normalizeJid,
+  parseJid,
+  sameBareJid,
+  sameJid,
+} from "../src/index.js";
+
+describe("i;octet collation (RFC 4790 §9.3, PROTOCOLS.md §2.4)", () => {
+  it("orders the §18 test vector exactly as given", () => {
+    const ordered = [
+      "alice@a.example/desk",
+      "alice@a.example/desk2",
+      "alice@a.example/désk",
+      "alice@a.example/Ａ",
+      "alice@a.example/😀",
+      "bob@b.example/pda",
+    ];
+    const shuffled = [...ordered].reverse();
+    expect(shuffled.sort(compareJids)).toEqual(ordered);
+  });
+
+  it("does not fall into the UTF-16 trap: U+FF21 sorts before U+1F600", () => {
+    const fullwidth = "alice@a.example/\uFF21";
+    const emoji = "alice@a.example/\u{1F600}";
+    // JavaScript's own comparison gets it backwards (UTF-16 code units):
+    expect(emoji < fullwidth).toBe(true);
+    // i;octet on UTF-8 bytes: EF BC A1 < F0 9F 98 80
+    expect(compareJids(fullwidth, emoji)).toBeLessThan(0);
+    expect(compareOctets("\uFF21", "\u{1F600}")).toBeLessThan(0);
+  });
+
+  it("sorts a proper prefix first and equal strings equal", () => {
+    expect(compareOctets("desk", "desk2")).toBeLessThan(0);
+    expect(compareOctets("", "a")).toBeLessThan(0);
+    expect(compareOctets("same", "same")).toBe(0);
+  });
+
+  it("compares normalised JIDs: case-folded local and domain, case-kept resource", () => {
+    expect(compareJids("Alice@A.Example/desk", "alice@a.example/desk")).toBe(0);
+    expect(compareJids("alice@a.example/Desk", "alice@a.example/desk")).not.toBe(0);
+  });
+
+  it("matches the ProtoXEP's own example: juliet@capulet.com sorts before romeo@montague.net", () => {
+    expect(compareJids("juliet@capulet.com/balcony", "romeo@montague.net/orchard")).toBeLessThan(0);
+  });
+});
+
+describe("JIDs", () => {
+  it("parses and normalises", () => {
+    expect(parseJid("Romeo@Montague.LIT/Orchard")).toEqual({
+      local: "romeo",
+      domain: "montague.lit",
+      resource: "Orchard",
+      bare: "romeo@montague.lit",
+      full: "romeo@montague.lit/Orchard",
+    });
+    expect(normalizeJid("capulet.lit.")).toBe("capulet.lit");
+    expect(parseJid("juliet@capulet.lit/a/b").resource).toBe("a/b");
+  });
+
+  it.each([
+    ["", "empty"],
+    ["@capulet.lit", "empty localpart"],
+    ["juliet@", "empty domainpart"],
+    ["juliet@capulet.lit/", "empty resourcepart"],
+    ["a@b@c", "more than one '@'"],
+    ["jul iet@capulet.lit", "forbidden character"],
+  ])("rejects %j (%s)", (input, why) => {
+    expect(() => parseJid(input)).toThrow(JidError);
+    expect(() => parseJid(input)).toThrow(why);
+  });
+
+  it("keeps the seed's juliet@capulet.lit//chamber as resource '/chamber' (not the intended JID)", () => {
+    // ProtoXEP 0.0.5 §4 writes a double slash; it parses, but to a different resource.
+    expect(sameJid("juliet@capulet.lit//chamber", "juliet@capulet.lit/chamber")).toBe(false);
+  });
+
+  it("compares full and bare JIDs after normalisation; malformed JIDs never match", () => {
+    expect(sameJid("ROMEO@montague.lit/orchard", "romeo@montague.lit/orchard")).toBe(true);
+    expect(sameBareJid("romeo@montague.lit/a", "Romeo@Montague.lit/b")).toBe(true);
+    expect(sameJid("", "")).toBe(false);
+    expect(sameJid(undefined, undefined)).toBe(false);
+  });
+});

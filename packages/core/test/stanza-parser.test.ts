@@ -1,0 +1,109 @@
+import { describe, expect, it } from "vitest";
+import { CLIENT_STREAM_HEADER, type Element, StanzaStreamParser, XmlStreamError } from "../src/index.js";
+
+function parse(chunks: Array<string | Uint8Array>, options = {}) {
+  const parser = new StanzaStreamParser({ primedHeader: CLIENT_STREAM_HEADER, ...options });
+  const stanzas: Element[] = [];
+  const errors: XmlStreamError[] = [];
+  parser.on("stanza", (s) => stanzas.push(s));
+  parser.on("error", (e) => errors.push(e));
+  for (const c of chunks) parser.write(c);
+  return { parser, stanzas, errors };
+}
+
+describe("StanzaStreamParser: restricted XML, incrementally", () => {
+  it("parses the seed's message in arbitrary fragments, in the jabber:client namespace", () => {
+    const msg =
+      "<message type='chat'><thread>act2scene2chat1</thread><body>I take thee at thy word:</body>" +
+      "<active xmlns='http://jabber.org/protocol/chatstates'/></message>";
+    const bytes = Buffer.from(msg + msg);
+    const chunks: Uint8Array[] = [];
+    for (let i = 0; i < bytes.length; i += 7) chunks.push(bytes.subarray(i, i + 7));
+    const { stanzas, errors } = parse(chunks);
+    expect(errors).toEqual([]);
+    expect(stanzas).toHaveLength(2);
+    expect(stanzas[0]?.getNS()).toBe("jabber:client");
+    expect(stanzas[0]?.getChildText("body")).toBe("I take thee at thy word:");
+    expect(stanzas[0]?.getChild("active", "http://jabber.org/protocol/chatstates")).toBeDefined();
+  });
+
+  it("decodes UTF-8 characters split across chunks", () => {
+    const bytes = Buffer.from("<message><body>Ｊｕｌｉｅｔ 😀 é</body></message>");
+    const chunks = Array.from(bytes).map((b) => Uint8Array.of(b)); // one byte at a time
+    const { stanzas, errors } = parse(chunks);
+    expect(errors).toEqual([]);
+    expect(stanzas[0]?.getChildText("body")).toBe("Ｊｕｌｉｅｔ 😀 é");
+  });
+
+  it("accepts CDATA (even when it contains '<!' and '<?') and predefined entities", () => {
+    const { stanzas, errors } = parse([
+      "<message><body><![CDATA[a <!-- b <?c?> ]]>&amp;&#x263A;&lt;</body></message>",
+    ]);
+    expect(errors).toEqual([]);
+    expect(stanzas[0]?.getChildText("body")).toBe("a <!-- b <?c?> &☺<");
+  });
+
+  it.each([
+    ["a comment", "<message><!-- hi --></message>", "restricted-xml"],
+    ["a processing instruction", "<?xml-stylesheet href='x'?><message/>", "restricted-xml"],
+    ["a DTD", "<!DOCTYPE x [<!ENTITY e 'boom'>]><message/>", "restricted-xml"],
+    ["an undefined entity", "<message><body>&e;</body></message>", "restricted-xml"],
+    ["a bare ampersand", "<message><body>a & b</body></message>", "restricted-xml"],
+    ["text between stanzas", "<message/>junk<message/>", "not-well-formed"],
+    ["mismatched tags", "<message><body></message>", "not-well-formed"],
+  ])("rejects %s", (_what, input, condition) => {
+    const { errors, stanzas } = parse([input]);
+    expect(errors[0]).toBeInstanceOf(XmlStreamError);
+    expect(errors[0]?.condition).toBe(condition);
+    expect(stanzas.filter((s) => s.toString().includes("boom"))).toEqual([]);
+  });
+
+  it("catches forbidden markup split across chunk boundaries", () => {
+    expect(parse(["<message><", "!-- x --></message>"]).errors[0]?.condition).toBe("restricted-xml");
+    expect(parse(["<message><body>&am", "p</body></message>"]).errors[0]?.condition).toBe("restricted-xml");
+    expect(parse(["<message><body>&am", "p;</body></message>"]).errors).toEqual([]);
+    expect(parse(["<message><![CDA", "TA[<?ok?>]]></message>"]).errors).toEqual([]);
+  });
+
+  it("rejects invalid UTF-8", () => {
+    expect(
+      parse([Buffer.from([0x3c, 0x6d, 0x3e, 0xff, 0x3c, 0x2f, 0x6d, 0x3e])]).errors[0]?.message,
+    ).toContain("UTF-8");
+  });
+
+  it("bounds stanza size and nesting depth", () => {
+    const big = `<message><body>${"x".repeat(5000)}</body></message>`;
+    expect(parse([big], { maxStanzaBytes: 4096 }).errors[0]?.condition).toBe("policy-violation");
+    expect(parse([big], { maxStanzaBytes: 8192 }).errors).toEqual([]);
+    const deep = `${"<a>".repeat(70)}${"</a>".repeat(70)}`;
+    expect(parse([`<message>${deep}</message>`]).errors[0]?.condition).toBe("policy-violation");
+  });
+
+  it("drops whitespace keepalives between stanzas instead of keeping them", () => {
+    const { stanzas, errors } = parse(["<message/>", " \n\t ", "<presence/>"]);
+    expect(errors).toEqual([]);
+    expect(stanzas.map((s) => s.name)).toEqual(["message", "presence"]);
+  });
+
+  it("reports input that ends inside a stanza as an error, never a clean end", () => {
+    const { parser, errors } = parse(["<message><body>cut"]);
+    parser.end();
+    expect(errors[0]?.condition).toBe("bad-format");
+    const clean = parse(["<message/>"]);
+    clean.parser.end();
+    expect(clean.errors).toEqual([]);
+  });
+
+  it("reads a real stream header and its end when not primed", () => {
+    const parser = new StanzaStreamParser();
+    const events: string[] = [];
+    parser.on("header", (h) => events.push(`header ${h.attrs.from}`));
+    parser.on("stanza", (s) => events.push(s.name));
+    parser.on("end", () => events.push("end"));
+    parser.write(
+      "<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' from='a@b/c' version='1.0'>",
+    );
+    parser.write("<message/></stream:stream>");
+    expect(events).toEqual(["header a@b/c", "message", "end"]);
+  });
+});

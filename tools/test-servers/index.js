@@ -1,0 +1,13 @@
+export { connectXmppClient } from "./clients.js";
+export {
+  acquireProsody,
+  ensureProsodyInstalled,
+  PROSODY_DIR,
+  prosody,
+  prosodyLogTail,
+  prosodyStatus,
+  REPO_ROOT,
+  releaseProsody,
+  startProsody,
+  stopProsody,
+} from "./prosody.js";

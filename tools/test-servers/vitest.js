@@ -1,0 +1,27 @@
+import { basename, dirname } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const GLOBAL_SETUP = fileURLToPath(new URL("./global-setup.js", import.meta.url));
+// Resolve workspace packages to their TypeScript sources: no build needed to test.
+const CONDITIONS = ["@xtls/source", "module", "node", "development|production"];
+
+/** The vitest project config every XTLS package uses. */
+export function xtlsTestDefaults(configUrl, options = {}) {
+  const root = dirname(fileURLToPath(configUrl));
+  const ci = process.env.CI === "true" || process.env.CI === "1";
+  return {
+    resolve: { conditions: CONDITIONS },
+    ssr: { resolve: { conditions: CONDITIONS, externalConditions: ["@xtls/source"] } },
+    test: {
+      name: options.name ?? basename(root),
+      root,
+      include: ["test/**/*.test.ts"],
+      testTimeout: options.testTimeoutMs ?? 30_000,
+      hookTimeout: 60_000,
+      globalSetup: options.prosody ? [GLOBAL_SETUP] : [],
+      reporters: ["default", "json"],
+      outputFile: { json: "test-results/vitest.json" },
+      ...(ci ? { retry: 0 } : {}),
+    },
+  };
+}
