@@ -11,6 +11,7 @@ export {
   type DiscoRegistry,
   queryDiscoInfo,
 } from "./disco.js";
+export { type DuplexPairOptions, duplexPair } from "./duplex-pair.js";
 export { AbortError, TimeoutError, XtlsError } from "./errors.js";
 export {
   buildIqReply,

@@ -1,0 +1,419 @@
+/**
+ * The TLS bytepump: TLS 1.3 over any `Duplex` carrier (an IBB stream, a SOCKS5 socket,
+ * Mode Q data IQs), with mutual certificate authentication.
+ *
+ * The initiator is the TLS client and the responder the TLS server, whoever opened
+ * the carrier. The server always requests the client's certificate. Both sides verify
+ * the peer ({@link verifyPeerCertificate}) before the channel is handed out, so not a
+ * byte of application data is read from or written to an unauthenticated peer.
+ *
+ * Node 20 pitfalls handled here, all measured (DESIGN.md):
+ * - `getPeerCertificate(true)` is called once and its DER cached; a second
+ *   `getPeerX509Certificate()` can return undefined.
+ * - A resumed client sees no peer certificate: the session cache keeps the
+ *   certificate verified in the full handshake next to the ticket.
+ * - A bare server `TLSSocket` swallows fatal errors; the responder side uses a
+ *   `tls.Server`, fed with `emit('connection', carrier)`.
+ * - A carrier EOF without TLS close_notify surfaces as a clean `'end'`; see
+ *   {@link CarrierGuard}: here it becomes a {@link TruncationError}.
+ * - TLS 1.3 suites are chosen with `ciphers`, not `ciphersuites`.
+ */
+import { randomBytes } from "node:crypto";
+import type { Duplex } from "node:stream";
+import tls, { type TLSSocket } from "node:tls";
+import { deadline, XtlsError } from "@xtls/core";
+import { SecurityError, TlsChannelError, TlsHandshakeError, TruncationError } from "./errors.js";
+import type { Identity } from "./identity.js";
+import { SessionCache } from "./session-cache.js";
+import type { TrustStore } from "./trust-store.js";
+import { type ChannelAuth, type PeerIdentity, verifyPeerCertificate } from "./verify.js";
+
+export type ChannelRole = "initiator" | "responder";
+
+export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 30_000;
+/** The TLS 1.3 suites OpenSSL offers by default, strongest first. */
+export const DEFAULT_CIPHER_SUITES = [
+  "TLS_AES_256_GCM_SHA384",
+  "TLS_CHACHA20_POLY1305_SHA256",
+  "TLS_AES_128_GCM_SHA256",
+];
+
+export interface SecureOptions {
+  readonly role: ChannelRole;
+  /** Our full JID. */
+  readonly localJid: string;
+  /** The peer's full JID. */
+  readonly peerJid: string;
+  /** How to authenticate the peer. Default: `x509` against the engine's trust store. */
+  readonly auth?: ChannelAuth;
+  readonly signal?: AbortSignal;
+  readonly handshakeTimeoutMs?: number;
+  /** Offer a cached session ticket (initiator). Default true. */
+  readonly resume?: boolean;
+  /**
+   * Keep our sending side open after the peer's close_notify (TLS 1.3 half-close).
+   * Default false: we answer with our own close_notify once queued writes are out.
+   */
+  readonly allowHalfOpen?: boolean;
+}
+
+export interface SecureChannel {
+  /** Plaintext in both directions. Ends cleanly only after the peer's TLS close_notify. */
+  readonly stream: Duplex;
+  readonly role: ChannelRole;
+  readonly local: { readonly jid: string; readonly fingerprint: string };
+  readonly peer: PeerIdentity;
+  /** Always "TLSv1.3". */
+  readonly protocol: string;
+  /** The negotiated suite, e.g. "TLS_AES_256_GCM_SHA384". */
+  readonly cipher: string;
+  /** Whether the session was resumed from a ticket (no certificates were exchanged). */
+  readonly resumed: boolean;
+  /** RFC 8446 §7.5 exporter (RFC 5705 interface). */
+  exportKeyingMaterial(length: number, label: string, context?: Buffer): Buffer;
+  /** Sends close_notify, ends the carrier, waits for the peer's close (or `timeoutMs`). */
+  close(timeoutMs?: number): Promise<void>;
+  /** Tears the channel and its carrier down at once. */
+  destroy(error?: Error): void;
+  /** Resolves when the channel closed cleanly, rejects with the error that ended it. */
+  readonly closed: Promise<void>;
+}
+
+/** What a TLS implementation offers the XTLS layers; Node's `tls` is the default. */
+export interface TlsEngine {
+  readonly identity: Identity;
+  secure(carrier: Duplex, options: SecureOptions): Promise<SecureChannel>;
+}
+
+export interface NodeTlsEngineOptions {
+  readonly identity: Identity;
+  /** Where trusted fingerprints live; `auth` may also pin fingerprints directly. */
+  readonly trustStore?: TrustStore;
+  /** Tickets for resumption (initiator side). `false` disables resumption. */
+  readonly sessionCache?: SessionCache | false;
+  /** How long tickets we issue stay valid. Default 7200 s. */
+  readonly sessionTimeoutSeconds?: number;
+  readonly cipherSuites?: readonly string[];
+  readonly handshakeTimeoutMs?: number;
+}
+
+/**
+ * Watches the carrier for its end. Must be created before the TLS socket, so its
+ * listeners run before those of Node's JSStreamSocket, which forwards the carrier's
+ * data and EOF to OpenSSL synchronously, in listener order.
+ *
+ * A TLS close_notify from the peer makes the TLS socket push its end-of-stream while
+ * the carrier's data is being processed, i.e. before the carrier's 'end' fires. So an
+ * end-of-stream pushed after the carrier ended means the carrier was cut off without
+ * close_notify: truncation. Threat: an attacker (or a dying relay) cutting a transfer
+ * short must never look like a complete one to the application.
+ */
+class CarrierGuard {
+  ended = false;
+  closed = false;
+  error: Error | undefined;
+  #socket: TLSSocket | undefined;
+  #clean = false;
+  readonly #carrier: Duplex;
+
+  constructor(carrier: Duplex) {
+    this.#carrier = carrier;
+    carrier.once("end", () => {
+      this.ended = true;
+    });
+    carrier.once("close", () => {
+      this.closed = true;
+      // Runs before JSStreamSocket's own 'close' listener, which would destroy the TLS
+      // socket without an error.
+      if (this.#socket && !this.#clean) this.#socket.destroy(new TruncationError("the carrier closed"));
+    });
+    carrier.on("error", (error) => {
+      this.error ??= error;
+      this.#socket?.destroy(error);
+    });
+  }
+
+  /**
+   * Installs the end-of-stream check on the established TLS socket. `onCloseNotify`
+   * runs when the peer's close_notify has been processed (a clean end).
+   */
+  watch(socket: TLSSocket, onCloseNotify: () => void): void {
+    this.#socket = socket;
+    const push = socket.push;
+    socket.push = (chunk: unknown, encoding?: BufferEncoding): boolean => {
+      if (chunk === null && !this.#clean) {
+        if (this.ended) {
+          process.nextTick(() => socket.destroy(new TruncationError("the carrier ended")));
+          return false;
+        }
+        this.#clean = true;
+        process.nextTick(onCloseNotify);
+      }
+      return push.call(socket, chunk, encoding);
+    };
+  }
+
+  /** Settles when the carrier fails before the handshake completes. */
+  failure(): Promise<never> {
+    const p = new Promise<never>((_, reject) => {
+      const fail = () =>
+        reject(this.error ?? new TruncationError("the carrier closed during the TLS handshake"));
+      if (this.error || this.ended || this.closed) fail();
+      this.#carrier.once("end", fail);
+      this.#carrier.once("close", fail);
+      this.#carrier.once("error", fail);
+    });
+    p.catch(() => {});
+    return p;
+  }
+}
+
+function handshakeError(error: unknown, peerJid: string): Error {
+  if (error instanceof XtlsError) return error;
+  const e = error as NodeJS.ErrnoException & { reason?: string };
+  const reason = e.reason ?? e.message;
+  return new TlsHandshakeError(`TLS handshake with ${peerJid} failed: ${reason}`, { cause: error, reason });
+}
+
+/** Maps a post-handshake TLS socket error to a typed error. */
+function channelError(error: Error, peerJid: string): Error {
+  if (error instanceof XtlsError) return error;
+  const e = error as NodeJS.ErrnoException & { reason?: string };
+  return new TlsChannelError(`the secure channel with ${peerJid} failed: ${e.reason ?? e.message}`, {
+    cause: error,
+    reason: e.reason,
+  });
+}
+
+class NodeSecureChannel implements SecureChannel {
+  readonly stream: TLSSocket;
+  readonly role: ChannelRole;
+  readonly local: { readonly jid: string; readonly fingerprint: string };
+  readonly peer: PeerIdentity;
+  readonly protocol: string;
+  readonly cipher: string;
+  readonly resumed: boolean;
+  readonly closed: Promise<void>;
+
+  constructor(
+    socket: TLSSocket,
+    init: Omit<
+      SecureChannel,
+      "stream" | "closed" | "exportKeyingMaterial" | "close" | "destroy" | "protocol" | "cipher"
+    >,
+  ) {
+    this.stream = socket;
+    this.role = init.role;
+    this.local = init.local;
+    this.peer = init.peer;
+    this.resumed = init.resumed;
+    this.protocol = socket.getProtocol() ?? "unknown";
+    this.cipher = socket.getCipher().standardName ?? socket.getCipher().name;
+    let lastError: Error | undefined;
+    // Errors also reach `closed`, so an application that forgets an 'error' listener
+    // does not crash the process; it still sees them through `closed`.
+    socket.on("error", (error) => {
+      lastError ??= error;
+    });
+    this.closed = new Promise<void>((resolve, reject) => {
+      socket.once("close", () => (lastError ? reject(channelError(lastError, this.peer.jid)) : resolve()));
+    });
+    this.closed.catch(() => {});
+  }
+
+  exportKeyingMaterial(length: number, label: string, context?: Buffer): Buffer {
+    // RFC 8446 §7.5: in TLS 1.3 no context and an empty context are the same.
+    return this.stream.exportKeyingMaterial(length, label, context ?? Buffer.alloc(0));
+  }
+
+  async close(timeoutMs = 5000): Promise<void> {
+    const socket = this.stream;
+    if (socket.destroyed) return;
+    const done = new Promise<void>((resolve) => socket.once("close", () => resolve()));
+    socket.resume(); // drain what the peer still sends, or its close_notify is never read
+    socket.end();
+    const timer = setTimeout(() => socket.destroy(), timeoutMs);
+    timer.unref();
+    try {
+      await done;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  destroy(error?: Error): void {
+    this.stream.destroy(error);
+  }
+}
+
+export class NodeTlsEngine implements TlsEngine {
+  readonly identity: Identity;
+  readonly trustStore: TrustStore | undefined;
+  readonly sessionCache: SessionCache | undefined;
+  readonly #ciphers: string;
+  readonly #handshakeTimeoutMs: number;
+  readonly #sessionTimeout: number;
+  readonly #ticketKeys = randomBytes(48);
+  readonly #clientContext: tls.SecureContext;
+  readonly #serverOptions: tls.TlsOptions;
+
+  constructor(options: NodeTlsEngineOptions) {
+    this.identity = options.identity;
+    this.trustStore = options.trustStore;
+    this.sessionCache =
+      options.sessionCache === false ? undefined : (options.sessionCache ?? new SessionCache());
+    this.#ciphers = (options.cipherSuites ?? DEFAULT_CIPHER_SUITES).join(":");
+    this.#handshakeTimeoutMs = options.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS;
+    this.#sessionTimeout = options.sessionTimeoutSeconds ?? 7200;
+    const common = {
+      key: this.identity.privateKeyPem,
+      cert: this.identity.certificatePem,
+      minVersion: "TLSv1.3" as const,
+      maxVersion: "TLSv1.3" as const,
+      ciphers: this.#ciphers,
+    };
+    this.#clientContext = tls.createSecureContext(common);
+    this.#serverOptions = {
+      ...common,
+      requestCert: true, // mutual authentication: the draft's MUST (PROTOCOLS.md §15 row 9)
+      rejectUnauthorized: false, // we verify by fingerprint, after the handshake
+      ticketKeys: this.#ticketKeys,
+      sessionTimeout: this.#sessionTimeout,
+      handshakeTimeout: 2 ** 31 - 1, // ours applies (deadline below)
+    };
+  }
+
+  async secure(carrier: Duplex, options: SecureOptions): Promise<SecureChannel> {
+    const guard = new CarrierGuard(carrier);
+    const auth: ChannelAuth = options.auth ?? { method: "x509" };
+    const timeoutMs = options.handshakeTimeoutMs ?? this.#handshakeTimeoutMs;
+    const d = deadline(`the TLS handshake with ${options.peerJid}`, timeoutMs, options.signal);
+    const cacheKey = SessionCache.key(this.identity.fingerprint, options.peerJid);
+    let socket: TLSSocket | undefined;
+    try {
+      const established =
+        options.role === "initiator"
+          ? this.#connect(carrier, cacheKey, options.resume !== false, (s) => {
+              socket = s;
+            })
+          : this.#accept(carrier, (s) => {
+              socket = s;
+            });
+      const result = await Promise.race([established, guard.failure(), d.promise]);
+      socket = result.socket;
+      const tlsSocket = result.socket;
+      // Not half-open: answer the peer's close_notify with ours once our queued writes
+      // are out (Node's TLSSocket over a JS stream does not do it by itself).
+      guard.watch(tlsSocket, () => {
+        if (!options.allowHalfOpen && !tlsSocket.writableEnded && !tlsSocket.destroyed) tlsSocket.end();
+      });
+      const peer = await Promise.race([
+        verifyPeerCertificate({
+          peerJid: options.peerJid,
+          certificateDer: result.peerDer,
+          auth,
+          trustStore: this.trustStore,
+        }),
+        guard.failure(),
+        d.promise,
+      ]);
+      if (options.role === "initiator" && this.sessionCache)
+        this.#rememberTickets(result.socket, cacheKey, result.peerDer);
+      return new NodeSecureChannel(result.socket, {
+        role: options.role,
+        local: { jid: options.localJid, fingerprint: this.identity.fingerprint },
+        peer,
+        resumed: result.resumed,
+      });
+    } catch (error) {
+      const typed = handshakeError(error, options.peerJid);
+      if (typed instanceof SecurityError && options.role === "initiator") this.sessionCache?.delete(cacheKey);
+      socket?.destroy();
+      carrier.destroy();
+      throw typed;
+    } finally {
+      d.dispose();
+    }
+  }
+
+  #connect(
+    carrier: Duplex,
+    cacheKey: string,
+    resume: boolean,
+    created: (socket: TLSSocket) => void,
+  ): Promise<{ socket: TLSSocket; peerDer: Buffer; resumed: boolean }> {
+    const cached = resume ? this.sessionCache?.get(cacheKey) : undefined;
+    return new Promise((resolve, reject) => {
+      const socket = tls.connect({
+        socket: carrier,
+        secureContext: this.#clientContext,
+        rejectUnauthorized: false, // we verify by fingerprint, after the handshake
+        checkServerIdentity: () => undefined,
+        session: cached?.session,
+      });
+      created(socket);
+      socket.once("error", reject);
+      socket.once("secureConnect", () => {
+        socket.off("error", reject);
+        const resumed = socket.isSessionReused();
+        // getPeerCertificate(true) once (DESIGN.md pitfall); a resumed client gets none.
+        const raw = resumed ? cached?.peerCertificateDer : socket.getPeerCertificate(true)?.raw;
+        if (!raw) {
+          reject(new TlsHandshakeError("the peer presented no certificate"));
+          return;
+        }
+        resolve({ socket, peerDer: Buffer.from(raw), resumed });
+      });
+    });
+  }
+
+  #accept(
+    carrier: Duplex,
+    created: (socket: TLSSocket) => void,
+  ): Promise<{ socket: TLSSocket; peerDer: Buffer; resumed: boolean }> {
+    return new Promise((resolve, reject) => {
+      const server = tls.createServer(this.#serverOptions);
+      server.once("tlsClientError", (error, socket) => {
+        created(socket);
+        reject(error);
+      });
+      server.once("secureConnection", (socket: TLSSocket) => {
+        created(socket);
+        // On resumption the client's certificate comes from the session in the ticket.
+        const raw = socket.getPeerCertificate(true)?.raw;
+        if (!raw) {
+          reject(
+            new TlsHandshakeError(
+              "the peer presented no client certificate (mutual authentication is required)",
+            ),
+          );
+          return;
+        }
+        resolve({ socket, peerDer: Buffer.from(raw), resumed: socket.isSessionReused() });
+      });
+      server.emit("connection", carrier);
+    });
+  }
+
+  #rememberTickets(socket: TLSSocket, cacheKey: string, peerDer: Buffer): void {
+    socket.on("session", (session: Buffer) => this.sessionCache?.set(cacheKey, session, peerDer));
+  }
+}
+
+export interface OpenSecureChannelOptions
+  extends SecureOptions,
+    Omit<NodeTlsEngineOptions, "handshakeTimeoutMs"> {}
+
+/** One-shot form of {@link NodeTlsEngine.secure} (no resumption across calls). */
+export function openSecureChannel(
+  carrier: Duplex,
+  options: OpenSecureChannelOptions,
+): Promise<SecureChannel> {
+  const engine = new NodeTlsEngine({
+    identity: options.identity,
+    trustStore: options.trustStore,
+    sessionCache: options.sessionCache ?? false,
+    cipherSuites: options.cipherSuites,
+  });
+  return engine.secure(carrier, options);
+}

@@ -1,0 +1,301 @@
+/**
+ * Which certificates we trust for which peer, like ssh's known_hosts: per bare JID, a
+ * list of fingerprints with a state (`verified`, `tofu`, `revoked`), the method that
+ * established it, and timestamps.
+ */
+import { mkdir, open, readFile, rename, stat, unlink, writeFile } from "node:fs/promises";
+import { dirname } from "node:path";
+import { bareJid, XtlsError } from "@xtls/core";
+import { parseFingerprint } from "./fingerprint.js";
+
+export type TrustState = "verified" | "tofu" | "revoked";
+
+/**
+ * How a fingerprint came to be trusted: `manual` (typed or compared by a person),
+ * `srp`, `sas`, `tofu`, `ca` (chains to a configured anchor), `pubkey` (vouched for
+ * by a verified user certificate), `import`. Free text is allowed for extensions.
+ */
+export type TrustMethod = "manual" | "srp" | "sas" | "tofu" | "ca" | "pubkey" | "import" | (string & {});
+
+export interface TrustEntry {
+  /** Lowercase hex; 64 digits for SHA-256 (what we pin), 40 for SHA-1 (legacy peers). */
+  readonly fingerprint: string;
+  readonly state: TrustState;
+  readonly method: TrustMethod;
+  /** ISO 8601. */
+  readonly addedAt: string;
+  readonly updatedAt: string;
+  readonly note?: string;
+}
+
+export interface PinOptions {
+  readonly state?: TrustState;
+  readonly method: TrustMethod;
+  readonly note?: string;
+}
+
+export interface TrustStore {
+  /** The entries for a peer's bare JID (any JID form is accepted and reduced to bare). */
+  entries(jid: string): Promise<readonly TrustEntry[]>;
+  /** Adds or updates the entry for `fingerprint` (default state `verified`). */
+  pin(jid: string, fingerprint: string, options: PinOptions): Promise<TrustEntry>;
+  /** Marks a fingerprint revoked: it will be refused even if pinned elsewhere. */
+  revoke(jid: string, fingerprint: string): Promise<void>;
+  /** Removes one fingerprint, or every entry of the JID. */
+  forget(jid: string, fingerprint?: string): Promise<void>;
+  /** Everything, by bare JID. */
+  all(): Promise<ReadonlyMap<string, readonly TrustEntry[]>>;
+}
+
+export class TrustStoreError extends XtlsError {}
+
+const STATES = new Set<TrustState>(["verified", "tofu", "revoked"]);
+
+function normalizeFp(fingerprint: string): string {
+  return parseFingerprint(fingerprint).hex;
+}
+
+function upsert(
+  list: readonly TrustEntry[],
+  fingerprint: string,
+  options: PinOptions,
+  now: string,
+): TrustEntry[] {
+  const existing = list.find((e) => e.fingerprint === fingerprint);
+  const entry: TrustEntry = {
+    fingerprint,
+    state: options.state ?? "verified",
+    method: options.method,
+    addedAt: existing?.addedAt ?? now,
+    updatedAt: now,
+    ...(options.note !== undefined
+      ? { note: options.note }
+      : existing?.note !== undefined
+        ? { note: existing.note }
+        : {}),
+  };
+  return [...list.filter((e) => e.fingerprint !== fingerprint), entry];
+}
+
+/** A trust store that lives as long as the process. */
+export class MemoryTrustStore implements TrustStore {
+  readonly #peers = new Map<string, TrustEntry[]>();
+
+  async entries(jid: string): Promise<readonly TrustEntry[]> {
+    return this.#peers.get(bareJid(jid)) ?? [];
+  }
+
+  async pin(jid: string, fingerprint: string, options: PinOptions): Promise<TrustEntry> {
+    const key = bareJid(jid);
+    const fp = normalizeFp(fingerprint);
+    const list = upsert(this.#peers.get(key) ?? [], fp, options, new Date().toISOString());
+    this.#peers.set(key, list);
+    return list.find((e) => e.fingerprint === fp)!;
+  }
+
+  async revoke(jid: string, fingerprint: string): Promise<void> {
+    await this.pin(jid, fingerprint, { state: "revoked", method: "manual" });
+  }
+
+  async forget(jid: string, fingerprint?: string): Promise<void> {
+    const key = bareJid(jid);
+    if (fingerprint === undefined) {
+      this.#peers.delete(key);
+      return;
+    }
+    const fp = normalizeFp(fingerprint);
+    const rest = (this.#peers.get(key) ?? []).filter((e) => e.fingerprint !== fp);
+    if (rest.length) this.#peers.set(key, rest);
+    else this.#peers.delete(key);
+  }
+
+  async all(): Promise<ReadonlyMap<string, readonly TrustEntry[]>> {
+    return new Map(this.#peers);
+  }
+}
+
+/** The JSON document a {@link FileTrustStore} writes (schema version 1). */
+export interface TrustFile {
+  readonly format: "xtls-trust-store";
+  readonly version: 1;
+  readonly peers: Record<string, TrustEntry[]>;
+}
+
+const FORMAT = "xtls-trust-store";
+const VERSION = 1;
+
+export interface FileTrustStoreOptions {
+  /** How long to wait for another process's lock before failing. Default 10 s. */
+  lockTimeoutMs?: number;
+}
+
+/**
+ * A trust store in a JSON file, safe to share between processes: every change is a
+ * read-modify-write under an exclusive lock file (`<path>.lock`), written to a
+ * temporary file and renamed over the old one, so readers see either the old or the
+ * new document, never half of one. A file that does not parse or validate is an error
+ * ({@link TrustStoreError} `trust-store-corrupt`), never silently replaced: losing
+ * pinned fingerprints would turn the next man in the middle into a "first contact".
+ */
+export class FileTrustStore implements TrustStore {
+  readonly path: string;
+  readonly #lockTimeoutMs: number;
+
+  constructor(path: string, options: FileTrustStoreOptions = {}) {
+    this.path = path;
+    this.#lockTimeoutMs = options.lockTimeoutMs ?? 10_000;
+  }
+
+  async entries(jid: string): Promise<readonly TrustEntry[]> {
+    return (await this.#read()).peers[bareJid(jid)] ?? [];
+  }
+
+  async pin(jid: string, fingerprint: string, options: PinOptions): Promise<TrustEntry> {
+    const key = bareJid(jid);
+    const fp = normalizeFp(fingerprint);
+    let result: TrustEntry | undefined;
+    await this.#update((peers) => {
+      peers[key] = upsert(peers[key] ?? [], fp, options, new Date().toISOString());
+      result = peers[key].find((e) => e.fingerprint === fp);
+    });
+    return result!;
+  }
+
+  async revoke(jid: string, fingerprint: string): Promise<void> {
+    await this.pin(jid, fingerprint, { state: "revoked", method: "manual" });
+  }
+
+  async forget(jid: string, fingerprint?: string): Promise<void> {
+    const key = bareJid(jid);
+    const fp = fingerprint === undefined ? undefined : normalizeFp(fingerprint);
+    await this.#update((peers) => {
+      if (fp === undefined) delete peers[key];
+      else {
+        const rest = (peers[key] ?? []).filter((e) => e.fingerprint !== fp);
+        if (rest.length) peers[key] = rest;
+        else delete peers[key];
+      }
+    });
+  }
+
+  async all(): Promise<ReadonlyMap<string, readonly TrustEntry[]>> {
+    return new Map(Object.entries((await this.#read()).peers));
+  }
+
+  async #read(): Promise<TrustFile> {
+    let text: string;
+    try {
+      text = await readFile(this.path, "utf8");
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === "ENOENT")
+        return { format: FORMAT, version: VERSION, peers: {} };
+      throw new TrustStoreError(
+        "trust-store-unreadable",
+        `cannot read the trust store ${this.path}: ${(error as Error).message}`,
+        {
+          cause: error,
+        },
+      );
+    }
+    return parseTrustFile(text, this.path);
+  }
+
+  async #update(change: (peers: Record<string, TrustEntry[]>) => void): Promise<void> {
+    await mkdir(dirname(this.path), { recursive: true });
+    const release = await this.#lock();
+    try {
+      const doc = await this.#read();
+      const peers = structuredClone(doc.peers);
+      change(peers);
+      const next: TrustFile = { format: FORMAT, version: VERSION, peers };
+      const tmp = `${this.path}.${process.pid}.${Date.now()}.tmp`;
+      await writeFile(tmp, `${JSON.stringify(next, null, 2)}\n`, { mode: 0o600 });
+      await rename(tmp, this.path);
+    } finally {
+      await release();
+    }
+  }
+
+  async #lock(): Promise<() => Promise<void>> {
+    const lockPath = `${this.path}.lock`;
+    const deadline = Date.now() + this.#lockTimeoutMs;
+    for (let delay = 2; ; delay = Math.min(delay * 2, 20)) {
+      try {
+        const handle = await open(lockPath, "wx", 0o600);
+        await handle.writeFile(String(process.pid));
+        await handle.close();
+        return () => unlink(lockPath).catch(() => {});
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+        if (await this.#staleLock(lockPath)) {
+          await unlink(lockPath).catch(() => {});
+          continue;
+        }
+        if (Date.now() > deadline) {
+          throw new TrustStoreError(
+            "trust-store-locked",
+            `the trust store ${this.path} has been locked by another process for over ${this.#lockTimeoutMs} ms (${lockPath})`,
+          );
+        }
+        await new Promise((r) => setTimeout(r, delay + Math.random() * delay));
+      }
+    }
+  }
+
+  // A lock whose owner process is gone, or that is older than a minute, is stale.
+  async #staleLock(lockPath: string): Promise<boolean> {
+    try {
+      const [text, info] = await Promise.all([readFile(lockPath, "utf8"), stat(lockPath)]);
+      const pid = Number(text);
+      if (Date.now() - info.mtimeMs > 60_000) return true;
+      if (!Number.isInteger(pid) || pid <= 0) return Date.now() - info.mtimeMs > 1000;
+      try {
+        process.kill(pid, 0);
+        return false;
+      } catch (error) {
+        return (error as NodeJS.ErrnoException).code === "ESRCH";
+      }
+    } catch {
+      return false;
+    }
+  }
+}
+
+/** Parses and validates a trust file; throws `trust-store-corrupt` with the reason. */
+export function parseTrustFile(text: string, path = "trust store"): TrustFile {
+  const corrupt = (why: string) =>
+    new TrustStoreError(
+      "trust-store-corrupt",
+      `${path} is corrupt (${why}). It was left untouched: repair or move it away deliberately; ` +
+        "an empty trust store would accept the next certificate as a first contact.",
+    );
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (error) {
+    throw corrupt(`not JSON: ${(error as Error).message}`);
+  }
+  if (typeof doc !== "object" || doc === null) throw corrupt("not an object");
+  const d = doc as Record<string, unknown>;
+  if (d.format !== FORMAT) throw corrupt(`format is ${JSON.stringify(d.format)}, expected "${FORMAT}"`);
+  if (d.version !== VERSION)
+    throw corrupt(
+      `schema version ${JSON.stringify(d.version)} is not supported (this version reads ${VERSION})`,
+    );
+  if (typeof d.peers !== "object" || d.peers === null || Array.isArray(d.peers))
+    throw corrupt("'peers' is not an object");
+  for (const [jid, list] of Object.entries(d.peers as Record<string, unknown>)) {
+    if (!Array.isArray(list)) throw corrupt(`entries of ${jid} are not a list`);
+    for (const e of list as Array<Record<string, unknown>>) {
+      if (typeof e?.fingerprint !== "string" || !/^([0-9a-f]{64}|[0-9a-f]{40})$/.test(e.fingerprint)) {
+        throw corrupt(`a fingerprint of ${jid} is malformed`);
+      }
+      if (!STATES.has(e.state as TrustState))
+        throw corrupt(`state ${JSON.stringify(e.state)} of ${jid} is unknown`);
+      if (typeof e.method !== "string" || typeof e.addedAt !== "string" || typeof e.updatedAt !== "string") {
+        throw corrupt(`an entry of ${jid} lacks method or timestamps`);
+      }
+    }
+  }
+  return doc as TrustFile;
+}
