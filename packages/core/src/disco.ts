@@ -98,7 +98,14 @@ export async function queryDiscoInfo(
     xml("iq", { type: "get", to: jid }, xml("query", { xmlns: NS.DISCO_INFO })),
     options,
   );
-  const query = result.getChild("query", NS.DISCO_INFO);
+  return parseDiscoInfo(result.getChild("query", NS.DISCO_INFO));
+}
+
+/**
+ * Reads a disco#info `<query/>`. Tolerates a missing `<identity/>` (the seeds' own
+ * examples omit it, though XEP-0030 requires one).
+ */
+export function parseDiscoInfo(query: Element | undefined): DiscoInfoResult {
   const identities: DiscoIdentity[] = [];
   const features: string[] = [];
   for (const child of query?.getChildElements() ?? []) {

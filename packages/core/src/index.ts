@@ -9,6 +9,7 @@ export {
   DiscoInfo,
   type DiscoInfoResult,
   type DiscoRegistry,
+  parseDiscoInfo,
   queryDiscoInfo,
 } from "./disco.js";
 export { type DuplexPairOptions, duplexPair } from "./duplex-pair.js";

@@ -82,6 +82,8 @@ export interface SecureChannel {
 /** What a TLS implementation offers the XTLS layers; Node's `tls` is the default. */
 export interface TlsEngine {
   readonly identity: Identity;
+  /** Where the engine looks up trusted fingerprints, if it has a store. */
+  readonly trustStore?: TrustStore;
   secure(carrier: Duplex, options: SecureOptions): Promise<SecureChannel>;
 }
 

@@ -1,0 +1,314 @@
+/**
+ * One XTLS tunnel (Mode Q) with one peer full JID: the TLS channel over the
+ * `<data/>` carrier, and the stanzas inside it.
+ *
+ * Stanzas travel without a stream header (ProtoXEP 0.0.5 §"Sending Encrypted
+ * Stanzas"): we send them with `from`/`to` stripped, and parse what arrives with the
+ * restricted stanza parser primed with a synthetic `jabber:client` header. Routing is
+ * restored from the carrying IQs: a stanza without `from`/`to` gets the tunnel's JIDs;
+ * one that claims another sender or recipient is a spoof, and ends the tunnel
+ * (PROTOCOLS.md §14.1 REC, §17 item 17). Threat: the authenticated peer impersonating
+ * a third party to our application through the tunnel.
+ */
+import { EventEmitter } from "node:events";
+import {
+  CLIENT_STREAM_HEADER,
+  cloneElement,
+  type Element,
+  IqEngine,
+  type IqHandler,
+  type IqType,
+  parseJid,
+  type RequestOptions,
+  StanzaStreamParser,
+  type Unsubscribe,
+  XtlsError,
+} from "@xtls/core";
+import type { PeerIdentity, SecureChannel } from "@xtls/tls";
+import type { IqDataCarrier } from "./carrier.js";
+import { InnerStanzaError, TunnelClosedError } from "./errors.js";
+
+export type TunnelRole = "initiator" | "responder";
+export type TunnelState = "handshaking" | "open" | "closing" | "closed";
+
+export interface IqTunnelEvents {
+  /** A stanza from the peer, with `from`/`to` restored. */
+  stanza: [stanza: Element];
+  /** The tunnel ended; `error` is set unless it was a clean close. */
+  close: [error?: Error];
+}
+
+const STANZA_NAMES = new Set(["message", "presence", "iq"]);
+/** How long we wait for the peer's `<close/>` after its TLS close_notify. */
+const CLOSE_GRACE_MS = 5000;
+/** Stanzas kept for an application that has not started listening yet. */
+const QUEUE_LIMIT = 256;
+
+export interface TunnelHooks {
+  /** Sends our `<close/>` and resolves when answered (or failed). */
+  sendClose(): Promise<void>;
+  /** Forget the tunnel (it is closed). */
+  detach(): void;
+}
+
+export class IqTunnel extends EventEmitter<IqTunnelEvents> {
+  readonly localJid: string;
+  readonly peerJid: string;
+  readonly role: TunnelRole;
+  readonly carrier: IqDataCarrier;
+  #state: TunnelState = "handshaking";
+  #channel: SecureChannel | undefined;
+  #error: Error | undefined;
+  #peerClosed = false;
+  #reading = false;
+  readonly #queue: Element[] = [];
+  #finished = false;
+  #closeTimer: NodeJS.Timeout | undefined;
+  readonly #hooks: TunnelHooks;
+  readonly #parser: StanzaStreamParser;
+  readonly #iq: IqEngine;
+  readonly #local: ReturnType<typeof parseJid>;
+  readonly #peer: ReturnType<typeof parseJid>;
+  readonly closed: Promise<void>;
+  /** Resolves when the handshake is done and the peer verified; rejects if that fails. */
+  readonly opened: Promise<void>;
+  #resolveOpened!: () => void;
+  #rejectOpened!: (error: Error) => void;
+  #resolveClosed!: () => void;
+  #rejectClosed!: (error: Error) => void;
+
+  constructor(init: {
+    localJid: string;
+    peerJid: string;
+    role: TunnelRole;
+    carrier: IqDataCarrier;
+    hooks: TunnelHooks;
+    maxStanzaBytes?: number;
+  }) {
+    super();
+    this.localJid = init.localJid;
+    this.peerJid = init.peerJid;
+    this.role = init.role;
+    this.carrier = init.carrier;
+    this.#hooks = init.hooks;
+    this.#local = parseJid(init.localJid);
+    this.#peer = parseJid(init.peerJid);
+    this.#parser = new StanzaStreamParser({
+      primedHeader: CLIENT_STREAM_HEADER,
+      maxStanzaBytes: init.maxStanzaBytes,
+    });
+    this.#parser.on("stanza", (s) => this.#inbound(s));
+    this.#parser.on("error", (e) => this.destroy(new InnerStanzaError(this.peerJid, e.message, e)));
+    this.#iq = new IqEngine({ ownJid: () => this.localJid, write: (s) => this.send(s) });
+    this.closed = new Promise<void>((resolve, reject) => {
+      this.#resolveClosed = resolve;
+      this.#rejectClosed = reject;
+    });
+    this.closed.catch(() => {});
+    // Stanzas that arrive before the application listens are kept (a bounded queue;
+    // when it is full we stop reading and TLS backpressure holds the peer).
+    (this as EventEmitter).on("newListener", (event: string | symbol) => {
+      if (event === "stanza") queueMicrotask(() => this.#flushQueue());
+    });
+    this.opened = new Promise<void>((resolve, reject) => {
+      this.#resolveOpened = resolve;
+      this.#rejectOpened = reject;
+    });
+    this.opened.catch(() => {});
+  }
+
+  get state(): TunnelState {
+    return this.#state;
+  }
+
+  /** The secure channel, once the handshake succeeded. */
+  get channel(): SecureChannel | undefined {
+    return this.#channel;
+  }
+
+  /** Who the peer is (verified), once open. */
+  get peer(): PeerIdentity | undefined {
+    return this.#channel?.peer;
+  }
+
+  /** @internal the service hands over the verified channel. */
+  established(channel: SecureChannel): void {
+    if (this.#state !== "handshaking") {
+      channel.destroy();
+      return;
+    }
+    this.#channel = channel;
+    this.#state = "open";
+    this.#resolveOpened();
+    channel.stream.on("error", (error) => this.destroy(error));
+    channel.stream.on("end", () => this.#inputEnded());
+    // The peer's close_notify (and our answer) means the channel is done.
+    channel.stream.on("close", () => {
+      if (this.#state === "open") this.#peerFinished();
+    });
+    this.#startReading();
+  }
+
+  /**
+   * Sends a stanza through the tunnel. `from` and `to` are stripped (the carrying IQs
+   * say who talks to whom); the peer restores them.
+   */
+  send(stanza: Element): Promise<void> {
+    const stream = this.#channel?.stream;
+    if (this.#state !== "open" || !stream) {
+      return Promise.reject(this.#error ?? new TunnelClosedError(this.peerJid, `it is ${this.#state}`));
+    }
+    const copy = cloneElement(stanza);
+    delete copy.attrs.from;
+    delete copy.attrs.to;
+    return new Promise((resolve, reject) => {
+      stream.write(copy.toString(), (error) => (error ? reject(error) : resolve()));
+    });
+  }
+
+  /** An IQ get/set through the tunnel; resolves with the peer's result. */
+  request(iq: Element, options?: RequestOptions): Promise<Element> {
+    const copy = cloneElement(iq);
+    copy.attrs.to = this.peerJid;
+    return this.#iq.request(copy, options);
+  }
+
+  /** Answers IQs that arrive through the tunnel (others get service-unavailable). */
+  handle(type: IqType, ns: string, name: string, handler: IqHandler): Unsubscribe {
+    return this.#iq.handle(type, ns, name, handler);
+  }
+
+  /** Clean close: TLS close_notify both ways, then `<close/>` / `<closed/>`. */
+  async close(): Promise<void> {
+    if (this.#state === "closed" || this.#state === "closing") return this.closed.catch(() => {});
+    if (!this.#channel) {
+      this.destroy(new TunnelClosedError(this.peerJid, "closed before the handshake finished"));
+      return;
+    }
+    this.#state = "closing";
+    this.#startReading(); // the peer's close_notify must be read
+    await this.#channel.close();
+    if (this.#error) return;
+    await this.#hooks.sendClose();
+    this.#finish();
+  }
+
+  /** Tears the tunnel down at once; tells the peer with `<close/>` if it can. */
+  destroy(error?: Error): void {
+    if (this.#finished) return;
+    this.#error ??= error;
+    this.#state = "closed";
+    this.#channel?.destroy();
+    this.carrier.destroy();
+    if (!this.#peerClosed) void this.#hooks.sendClose();
+    this.#finish();
+  }
+
+  /** @internal the peer sent `<close/>`. */
+  peerClosed(): void {
+    this.#peerClosed = true;
+    this.carrier.endOfInput();
+    if (!this.#channel) {
+      this.destroy(new TunnelClosedError(this.peerJid, "the peer closed the tunnel during the handshake"));
+      return;
+    }
+    // If no close_notify preceded the <close/>, the channel reports truncation; if it
+    // did, the channel has closed or will close cleanly. Either way we are done soon.
+    if (this.#channel.stream.destroyed || this.#state === "closing") this.#finish();
+    else this.#startReading();
+  }
+
+  #startReading(): void {
+    const stream = this.#channel?.stream;
+    if (this.#reading || !stream) return;
+    this.#reading = true;
+    stream.on("data", (chunk: Buffer) => this.#parser.write(chunk));
+  }
+
+  #inputEnded(): void {
+    this.#parser.end();
+  }
+
+  // Both close_notifies are through. The peer's <close/> follows its close_notify;
+  // wait a little for it, then consider the tunnel closed anyway.
+  #peerFinished(): void {
+    if (this.#peerClosed) {
+      this.#finish();
+      return;
+    }
+    this.#state = "closing";
+    this.#closeTimer = setTimeout(() => this.#finish(), CLOSE_GRACE_MS);
+    this.#closeTimer.unref();
+  }
+
+  #inbound(stanza: Element): void {
+    if (this.#state !== "open" && this.#state !== "closing") return;
+    if (!STANZA_NAMES.has(stanza.name)) {
+      this.destroy(new InnerStanzaError(this.peerJid, `<${stanza.name}/> is not a stanza`));
+      return;
+    }
+    const { from, to } = stanza.attrs;
+    if (from !== undefined && !this.#isPeer(from)) {
+      this.destroy(new InnerStanzaError(this.peerJid, `it claims to be from ${from}`));
+      return;
+    }
+    if (to !== undefined && !this.#isUs(to)) {
+      this.destroy(new InnerStanzaError(this.peerJid, `it is addressed to ${to}`));
+      return;
+    }
+    stanza.attrs.from = this.peerJid;
+    stanza.attrs.to = this.localJid;
+    if (this.#iq.receive(stanza)) return;
+    if (this.listenerCount("stanza") === 0 || this.#queue.length > 0) {
+      this.#queue.push(stanza);
+      if (this.#queue.length >= QUEUE_LIMIT) this.#channel?.stream.pause();
+      return;
+    }
+    this.emit("stanza", stanza);
+  }
+
+  #flushQueue(): void {
+    while (this.#queue.length > 0 && this.listenerCount("stanza") > 0)
+      this.emit("stanza", this.#queue.shift()!);
+    if (this.#queue.length === 0 && this.#state !== "closed") this.#channel?.stream.resume();
+  }
+
+  #isPeer(jid: string): boolean {
+    try {
+      const j = parseJid(jid);
+      return j.full === this.#peer.full || j.full === this.#peer.bare;
+    } catch {
+      return false;
+    }
+  }
+
+  #isUs(jid: string): boolean {
+    try {
+      const j = parseJid(jid);
+      return j.full === this.#local.full || j.full === this.#local.bare;
+    } catch {
+      return false;
+    }
+  }
+
+  #finish(): void {
+    if (this.#finished) return;
+    this.#finished = true;
+    this.#state = "closed";
+    if (this.#closeTimer) clearTimeout(this.#closeTimer);
+    this.#hooks.detach();
+    const error = this.#error;
+    this.#rejectOpened(error ?? new TunnelClosedError(this.peerJid, "closed before it opened"));
+    this.#iq.close(error ?? new TunnelClosedError(this.peerJid, "closed"));
+    if (error) this.#rejectClosed(error);
+    else this.#resolveClosed();
+    this.emit("close", error);
+  }
+
+  /** @internal */
+  fail(error: Error): void {
+    this.destroy(
+      error instanceof XtlsError ? error : new TunnelClosedError(this.peerJid, error.message, error),
+    );
+  }
+}
