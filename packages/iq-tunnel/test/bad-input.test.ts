@@ -9,7 +9,6 @@ import {
 } from "@xtls/core";
 import {
   createIdentity,
-  MemoryTrustStore,
   NodeTlsEngine,
   SecurityError,
   TlsHandshakeError,

@@ -1,8 +1,7 @@
 import { createHash } from "node:crypto";
-import { compareJids, LocalRouter, NS, StanzaError, xml } from "@xtls/core";
-import { createIdentity, SecurityError, TruncationError, UntrustedCertificateError } from "@xtls/tls";
+import { LocalRouter, NS, StanzaError, xml } from "@xtls/core";
 import { afterEach, describe, expect, it } from "vitest";
-import { InnerStanzaError, type IqTunnel, TunnelClosedError, TunnelRefusedError } from "../src/index.js";
+import { type IqTunnel, TunnelRefusedError } from "../src/index.js";
 import { identityOf, JULIET, ROMEO, setup, stanzasOf, tick, until } from "./helpers.js";
 
 const LINES =
