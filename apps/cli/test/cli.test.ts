@@ -1,0 +1,107 @@
+// The xtls binary, spawned as a user would run it.
+import { spawn, spawnSync } from "node:child_process";
+import { join } from "node:path";
+import { prosody } from "@xtls/test-servers";
+import { beforeAll, describe, expect, it } from "vitest";
+
+const APP = join(import.meta.dirname, "..");
+const BIN = join(APP, "dist", "bin.js");
+
+beforeAll(() => {
+  // The binary runs from dist/: build it (incremental, one tsc for the CLI and its packages).
+  const r = spawnSync(
+    join(APP, "..", "..", "node_modules", ".bin", "tsc"),
+    ["-b", join(APP, "tsconfig.build.json")],
+    {
+      encoding: "utf8",
+    },
+  );
+  if (r.status !== 0) throw new Error(`build failed:\n${r.stdout}${r.stderr}`);
+}, 120_000);
+
+function xtls(args: string[], env: Record<string, string> = {}) {
+  return new Promise<{ code: number | null; stdout: string; stderr: string; ms: number }>((resolve) => {
+    const t0 = Date.now();
+    const { NO_COLOR: _n, FORCE_COLOR: _f, ...inherited } = process.env;
+    const child = spawn(process.execPath, [BIN, ...args], {
+      env: { ...inherited, ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => (stdout += d));
+    child.stderr.on("data", (d) => (stderr += d));
+    child.on("close", (code) => resolve({ code, stdout, stderr, ms: Date.now() - t0 }));
+  });
+}
+
+describe("xtls demo", () => {
+  it("runs the Mode Q story on the embedded router in under 10 s and exits 0", async () => {
+    const r = await xtls(["demo"]);
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    expect(r.ms).toBeLessThan(10_000);
+    expect(r.stdout).toContain("what the network carried");
+    expect(r.stdout).toContain("<data method='x509'>");
+    expect(r.stdout).toContain("“I take thee at thy word:”");
+    expect(r.stdout).toContain("“What man art thou that thus bescreen'd in night”");
+    expect(r.stdout).toMatch(/TLSv1\.3, TLS_AES_\w+/);
+    expect(r.stdout.match(/SHA-256 ([0-9A-F]{2}:){31}[0-9A-F]{2}/g)?.length).toBeGreaterThanOrEqual(4);
+    expect(r.stdout).toContain("the words of the play appear 0 times");
+    expect(r.stdout).not.toContain("\u001b["); // piped: no colours
+  });
+
+  it("prints a JSON summary with --json", async () => {
+    const r = await xtls(["demo", "--json"]);
+    expect(r.code).toBe(0);
+    const summary = JSON.parse(r.stdout);
+    expect(summary).toMatchObject({ protocol: "TLSv1.3", plaintextLeaks: 0 });
+    expect(summary.received.juliet[0]).toContain("I take thee at thy word:");
+    expect(summary.fingerprints.romeo).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it("uses colours when asked", async () => {
+    expect((await xtls(["demo", "--color"])).stdout).toContain("\u001b[");
+    expect((await xtls(["demo"], { FORCE_COLOR: "1" })).stdout).toContain("\u001b[");
+  });
+
+  it("runs through a real server (the project's Prosody)", async () => {
+    const r = await xtls(["demo", "--server", prosody.service]);
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("(a real XMPP server)");
+    expect(r.stdout).toContain("“I take thee at thy word:”");
+    expect(r.stdout).toContain("the words of the play appear 0 times");
+  });
+
+  it("fails with one line and exit code 1 when the server is unreachable or the password wrong", async () => {
+    const unreachable = await xtls(["demo", "--server", "xmpp://127.0.0.1:1"]);
+    expect(unreachable.code).toBe(1);
+    expect(unreachable.stderr.trim().split("\n")).toHaveLength(1);
+    expect(unreachable.stderr).toMatch(/^xtls demo: /);
+    const wrong = await xtls(["demo", "--server", prosody.service, "--password", "nope"]);
+    expect(wrong.code).toBe(1);
+    expect(wrong.stderr).toMatch(/^xtls demo: .*not-authorized/);
+  });
+});
+
+describe("xtls usage", () => {
+  it("shows help and version, exit 0", async () => {
+    const help = await xtls(["--help"]);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain("xtls demo");
+    expect((await xtls(["demo", "--help"])).stdout).toContain("--server URL");
+    expect((await xtls(["--version"])).stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
+  });
+
+  it.each([
+    [[], 2],
+    [["bogus"], 2],
+    [["demo", "--bogus"], 2],
+    [["demo", "--server", "localhost:5222"], 2],
+    [["demo", "--width", "-3"], 2],
+  ])("xtls %j exits %i", async (args, code) => {
+    const r = await xtls(args);
+    expect(r.code).toBe(code);
+  });
+});
