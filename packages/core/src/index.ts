@@ -43,6 +43,7 @@ export type {
   Unsubscribe,
   XmppLink,
 } from "./link.js";
+export { LinkBase } from "./link-base.js";
 export {
   type Interceptor,
   type InterceptResult,

@@ -12,10 +12,11 @@
  * {@link LocalRouter.inject}ing later), per-link latency, and
  * {@link LocalRouter.interpose}, a relaying man in the middle between two JIDs.
  */
-import { type DiscoIdentity, DiscoInfo } from "./disco.js";
-import { buildIqReply, IqEngine, LinkClosedError } from "./iq-engine.js";
+import type { DiscoIdentity } from "./disco.js";
+import { buildIqReply, LinkClosedError } from "./iq-engine.js";
 import { type Jid, parseJid, tryParseJid } from "./jid.js";
-import type { IqHandler, IqType, RequestOptions, StanzaListener, Unsubscribe, XmppLink } from "./link.js";
+import type { Unsubscribe } from "./link.js";
+import { LinkBase } from "./link-base.js";
 import { NS } from "./namespaces.js";
 import { StanzaError } from "./stanza-error.js";
 import { type Element, RawXmlParser, xml } from "./xml.js";
@@ -357,34 +358,20 @@ export class LocalRouter {
 }
 
 /** A connection on the {@link LocalRouter}; implements {@link XmppLink}. */
-export class LocalLink implements XmppLink {
+export class LocalLink extends LinkBase {
   readonly jid: string;
   readonly jidParts: Jid;
-  readonly disco: DiscoInfo;
   /** One-way delay added to each stanza this link sends; may be changed at any time. */
   latencyMs: number;
   #closed = false;
   readonly #router: LocalRouter;
-  readonly #engine: IqEngine;
-  readonly #listeners = new Set<StanzaListener>();
-  readonly #closeListeners = new Set<(error?: Error) => void>();
 
   constructor(router: LocalRouter, jid: Jid, options: LocalLinkOptions) {
+    super(options.identity);
     this.#router = router;
     this.jidParts = jid;
     this.jid = jid.full;
     this.latencyMs = options.latencyMs ?? 0;
-    this.disco = new DiscoInfo(options.identity);
-    this.#engine = new IqEngine({
-      ownJid: () => this.jid,
-      write: (stanza) => this.send(stanza),
-      onHandlerError: (error) => {
-        process.emitWarning(
-          `IQ handler of ${this.jid} threw: ${error instanceof Error ? error.stack : String(error)}`,
-        );
-      },
-    });
-    this.#engine.handle("get", NS.DISCO_INFO, "query", this.disco.answer);
   }
 
   get closed(): boolean {
@@ -396,37 +383,9 @@ export class LocalLink implements XmppLink {
     this.#router.submit(stanza, this);
   }
 
-  request(iq: Element, options?: RequestOptions): Promise<Element> {
-    return this.#engine.request(iq, options);
-  }
-
-  handle(type: IqType, ns: string, name: string, handler: IqHandler): Unsubscribe {
-    return this.#engine.handle(type, ns, name, handler);
-  }
-
-  onStanza(listener: StanzaListener): Unsubscribe {
-    this.#listeners.add(listener);
-    return () => this.#listeners.delete(listener);
-  }
-
-  onClose(listener: (error?: Error) => void): Unsubscribe {
-    this.#closeListeners.add(listener);
-    return () => this.#closeListeners.delete(listener);
-  }
-
   /** @internal called by the router. */
   receive(stanza: Element): void {
-    if (this.#closed) return;
-    if (this.#engine.receive(stanza)) return;
-    for (const listener of this.#listeners) {
-      try {
-        listener(stanza);
-      } catch (error) {
-        process.emitWarning(
-          `stanza listener of ${this.jid} threw: ${error instanceof Error ? error.stack : String(error)}`,
-        );
-      }
-    }
+    if (!this.#closed) this.deliver(stanza);
   }
 
   /** Goes offline: pending requests reject, later stanzas to this JID bounce. */
@@ -434,9 +393,7 @@ export class LocalLink implements XmppLink {
     if (this.#closed) return;
     this.#closed = true;
     this.#router.detach(this);
-    this.#engine.close(new LinkClosedError(this.jid, error));
-    for (const listener of this.#closeListeners) listener(error);
-    this.#closeListeners.clear();
-    this.#listeners.clear();
+    this.engine.close(new LinkClosedError(this.jid, error));
+    this.fireClose(error, true);
   }
 }

@@ -16,9 +16,9 @@
  *   queue of unacknowledged stanzas would grow for as long as a bytestream runs; we ask
  *   for an ack (`<r/>`) every {@link SM_ACK_EVERY} stanzas we send.
  */
-import { type DiscoIdentity, DiscoInfo } from "./disco.js";
-import { IqEngine, type IqReply, LinkClosedError } from "./iq-engine.js";
-import type { IqHandler, IqType, RequestOptions, StanzaListener, Unsubscribe, XmppLink } from "./link.js";
+import type { DiscoIdentity } from "./disco.js";
+import { type IqReply, LinkClosedError } from "./iq-engine.js";
+import { LinkBase } from "./link-base.js";
 import { NS } from "./namespaces.js";
 import { type Element, xml } from "./xml.js";
 
@@ -48,31 +48,17 @@ export interface XmppJsLinkOptions {
   noDelay?: boolean;
 }
 
-export class XmppJsLink implements XmppLink {
-  readonly disco: DiscoInfo;
+export class XmppJsLink extends LinkBase {
   readonly client: XmppJsClient;
-  readonly #engine: IqEngine;
-  readonly #listeners = new Set<StanzaListener>();
-  readonly #closeListeners = new Set<(error?: Error) => void>();
   readonly #noDelay: boolean;
   #sentSinceAck = 0;
   #online: boolean;
 
   constructor(client: XmppJsClient, options: XmppJsLinkOptions = {}) {
+    super(options.identity);
     this.client = client;
     this.#noDelay = options.noDelay ?? true;
     this.#online = client.jid != null;
-    this.disco = new DiscoInfo(options.identity);
-    this.#engine = new IqEngine({
-      ownJid: () => this.jid,
-      write: (stanza) => this.send(stanza),
-      onHandlerError: (error) => {
-        process.emitWarning(
-          `IQ handler of ${this.jid} threw: ${error instanceof Error ? error.stack : String(error)}`,
-        );
-      },
-    });
-    this.#engine.handle("get", NS.DISCO_INFO, "query", this.disco.answer);
     client.middleware.use((ctx, next) => this.#incoming(ctx.stanza, next));
     client.on("online", () => {
       this.#online = true;
@@ -98,24 +84,6 @@ export class XmppJsLink implements XmppLink {
     }
   }
 
-  request(iq: Element, options?: RequestOptions): Promise<Element> {
-    return this.#engine.request(iq, options);
-  }
-
-  handle(type: IqType, ns: string, name: string, handler: IqHandler): Unsubscribe {
-    return this.#engine.handle(type, ns, name, handler);
-  }
-
-  onStanza(listener: StanzaListener): Unsubscribe {
-    this.#listeners.add(listener);
-    return () => this.#listeners.delete(listener);
-  }
-
-  onClose(listener: (error?: Error) => void): Unsubscribe {
-    this.#closeListeners.add(listener);
-    return () => this.#closeListeners.delete(listener);
-  }
-
   #applyNoDelay(): void {
     if (this.#noDelay) this.client.socket?.setNoDelay?.(true);
   }
@@ -124,36 +92,27 @@ export class XmppJsLink implements XmppLink {
     if (!this.#online) return;
     this.#online = false;
     const error = new LinkClosedError(this.jid || "xmpp.js client");
-    this.#engine.failPending(error);
-    for (const listener of [...this.#closeListeners]) listener(error);
+    this.engine.failPending(error);
+    this.fireClose(error);
   }
 
   // Runs after xmpp.js's iqCallee validation and SM counting (see the file comment).
   // Return values follow iqCallee's convention: an element is the result payload,
   // `true` an empty result, an <error/> element an error reply.
   #incoming(stanza: Element, next: () => Promise<unknown>): unknown {
-    if (stanza.name === "iq") {
-      const type = stanza.attrs.type;
-      if (type === "result" || type === "error")
-        return this.#engine.receiveReply(stanza) ? undefined : next();
-      if (type !== "get" && type !== "set") return next();
-      const payload = stanza.getChildElements()[0];
-      if (!payload || !this.#engine.hasHandler(type, payload.getNS() ?? "", payload.getName())) return next();
-      const toCallee = (reply: IqReply) =>
-        reply.type === "error" ? reply.error.toElement() : (reply.payload ?? true);
-      const reply = this.#engine.dispatch(stanza);
-      return reply instanceof Promise ? reply.then(toCallee) : toCallee(reply);
+    if (stanza.name !== "iq") {
+      this.notify(stanza);
+      return next();
     }
-    for (const listener of this.#listeners) {
-      try {
-        listener(stanza);
-      } catch (error) {
-        process.emitWarning(
-          `stanza listener of ${this.jid} threw: ${error instanceof Error ? error.stack : String(error)}`,
-        );
-      }
-    }
-    return next();
+    const type = stanza.attrs.type;
+    if (type === "result" || type === "error") return this.engine.receiveReply(stanza) ? undefined : next();
+    if (type !== "get" && type !== "set") return next();
+    const payload = stanza.getChildElements()[0];
+    if (!payload || !this.engine.hasHandler(type, payload.getNS() ?? "", payload.getName())) return next();
+    const toCallee = (reply: IqReply) =>
+      reply.type === "error" ? reply.error.toElement() : (reply.payload ?? true);
+    const reply = this.engine.dispatch(stanza);
+    return reply instanceof Promise ? reply.then(toCallee) : toCallee(reply);
   }
 }
 

@@ -18,9 +18,11 @@ import {
   IqEngine,
   type IqHandler,
   type IqType,
+  type Jid,
   parseJid,
   type RequestOptions,
   StanzaStreamParser,
+  tryParseJid,
   type Unsubscribe,
   XtlsError,
 } from "@xtls/core";
@@ -43,6 +45,12 @@ const STANZA_NAMES = new Set(["message", "presence", "iq"]);
 const CLOSE_GRACE_MS = 5000;
 /** Stanzas kept for an application that has not started listening yet. */
 const QUEUE_LIMIT = 256;
+
+/** Whether `jid` is the entity's full JID or its bare JID (after normalisation). */
+function namesEntity(jid: string, entity: Jid): boolean {
+  const j = tryParseJid(jid);
+  return j !== undefined && (j.full === entity.full || j.full === entity.bare);
+}
 
 export interface TunnelHooks {
   /** Sends our `<close/>` and resolves when answered (or failed). */
@@ -67,8 +75,8 @@ export class IqTunnel extends EventEmitter<IqTunnelEvents> {
   readonly #hooks: TunnelHooks;
   readonly #parser: StanzaStreamParser;
   readonly #iq: IqEngine;
-  readonly #local: ReturnType<typeof parseJid>;
-  readonly #peer: ReturnType<typeof parseJid>;
+  readonly #local: Jid;
+  readonly #peer: Jid;
   readonly closed: Promise<void>;
   /** Resolves when the handshake is done and the peer verified; rejects if that fails. */
   readonly opened: Promise<void>;
@@ -274,21 +282,11 @@ export class IqTunnel extends EventEmitter<IqTunnelEvents> {
   }
 
   #isPeer(jid: string): boolean {
-    try {
-      const j = parseJid(jid);
-      return j.full === this.#peer.full || j.full === this.#peer.bare;
-    } catch {
-      return false;
-    }
+    return namesEntity(jid, this.#peer);
   }
 
   #isUs(jid: string): boolean {
-    try {
-      const j = parseJid(jid);
-      return j.full === this.#local.full || j.full === this.#local.bare;
-    } catch {
-      return false;
-    }
+    return namesEntity(jid, this.#local);
   }
 
   #finish(): void {

@@ -137,6 +137,15 @@ describe("Mode Q: refusals and policy", () => {
     );
   });
 
+  it("service-unavailable once XTLS is switched off (the service closed), and the feature is gone", async () => {
+    const { romeo, juliet } = await pair();
+    await juliet.service.close();
+    const err = await romeo.service.open(JULIET).catch((e) => e);
+    expect(err).toBeInstanceOf(TunnelRefusedError);
+    expect(err.stanzaError.condition).toBe("service-unavailable");
+    expect(juliet.service.link.disco.hasFeature(NS.XTLS_IQ)).toBe(false);
+  });
+
   it("not-acceptable (type cancel, as the ProtoXEP shows) when the responder's policy declines", async () => {
     const { romeo, wire } = await pair({ accept: ({ peer }: { peer: string }) => !peer.startsWith("romeo") });
     const err = await romeo.service.open(JULIET).catch((e) => e);
