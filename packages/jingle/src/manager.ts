@@ -1,0 +1,288 @@
+/**
+ * The XEP-0166 session manager: sessions keyed by (peer full JID, sid), never by sid
+ * alone (so a second peer reusing a sid cannot touch someone else's session), and the
+ * correct default answer to every action. It has no network code: it reaches the peer
+ * through a {@link JingleSignalling} port and is fed incoming actions with
+ * {@link JingleManager.receive} — tests drive it with plain objects, and
+ * {@link bindJingle} connects it to an `XmppLink`.
+ */
+import { randomBytes } from "node:crypto";
+import { EventEmitter } from "node:events";
+import {
+  compareJids,
+  compareOctets,
+  type Element,
+  NS,
+  normalizeJid,
+  StanzaError,
+  sameBareJid,
+  tryParseJid,
+  type Unsubscribe,
+  type XmppLink,
+  xml,
+} from "@xtls/core";
+import { type Jingle, jingleError, namespaceOf, parseJingle } from "./model.js";
+import type { ApplicationFormat, SecurityMethod, TransportMethod } from "./plugins.js";
+import { type InitiateOptions, JingleSession, type SessionHost, type SessionSignalling } from "./session.js";
+
+/** How the manager reaches the network. */
+export interface JingleSignalling {
+  /** Our full JID. */
+  readonly jid: string;
+  /** Sends `<iq type='set'><jingle/></iq>` to `to`; resolves on the ack, rejects with a StanzaError. */
+  send(to: string, jingle: Element, options?: { signal?: AbortSignal; timeoutMs?: number }): Promise<void>;
+}
+
+export interface JingleManagerOptions {
+  readonly applications?: readonly ApplicationFormat[];
+  readonly transports?: readonly TransportMethod[];
+  readonly security?: readonly SecurityMethod[];
+  /** How long an initiator waits for session-accept. Default 120 s (a person may be asked). */
+  readonly acceptTimeoutMs?: number;
+  /** How long a transport may take to open. Default 30 s. */
+  readonly connectTimeoutMs?: number;
+  /** How long to wait for the answer to a transport-replace (or for one). Default 30 s. */
+  readonly replaceTimeoutMs?: number;
+  /** Timeout of each Jingle IQ. Default 30 s. */
+  readonly requestTimeoutMs?: number;
+}
+
+/** An offered session, for the application to accept or decline. */
+export interface IncomingSession {
+  readonly session: JingleSession;
+  readonly peer: string;
+  /** The description offered (its namespace says which application). */
+  readonly description: Element;
+  /** The application format registered for it, if any. */
+  readonly application: ApplicationFormat | undefined;
+  /** Whether the initiator asked for a security precondition. */
+  readonly securityOffered: boolean;
+}
+
+export interface JingleManagerEvents {
+  incoming: [incoming: IncomingSession];
+}
+
+export class JingleManager extends EventEmitter<JingleManagerEvents> {
+  readonly #signalling: JingleSignalling;
+  readonly #sessions = new Map<string, JingleSession>();
+  readonly #applications: ApplicationFormat[];
+  readonly #transports: TransportMethod[];
+  readonly #security: SecurityMethod[];
+  readonly #host: SessionHost;
+  readonly #requestTimeoutMs: number;
+
+  constructor(signalling: JingleSignalling, options: JingleManagerOptions = {}) {
+    super();
+    this.#signalling = signalling;
+    this.#applications = [...(options.applications ?? [])];
+    this.#transports = [...(options.transports ?? [])];
+    this.#security = [...(options.security ?? [])];
+    this.#requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
+    const sessionSignalling: SessionSignalling = {
+      get local() {
+        return signalling.jid;
+      },
+      send: (to, jingle, signal) =>
+        signalling.send(to, jingle, { signal, timeoutMs: this.#requestTimeoutMs }),
+    };
+    this.#host = {
+      signalling: sessionSignalling,
+      transportFor: (ns) =>
+        this.#transports.find((t) => t.namespaces.some((n) => namespaceOf(xml("x", { xmlns: n })) === ns)),
+      securityFor: (ns) =>
+        this.#security.find((s) => s.namespaces.some((n) => namespaceOf(xml("x", { xmlns: n })) === ns)),
+      forget: (session) => {
+        const key = sessionKey(session.peer, session.sid);
+        if (this.#sessions.get(key) === session) this.#sessions.delete(key);
+      },
+      timeouts: {
+        acceptMs: options.acceptTimeoutMs ?? 120_000,
+        connectMs: options.connectTimeoutMs ?? 30_000,
+        replaceMs: options.replaceTimeoutMs ?? 30_000,
+      },
+    };
+  }
+
+  /** Disco features of everything registered (plus Jingle itself). */
+  features(): string[] {
+    return [
+      NS.JINGLE,
+      ...[...this.#applications, ...this.#transports, ...this.#security].map((p) => p.namespaces[0]!),
+    ];
+  }
+
+  /** The live session with `peer` and `sid`, if any. */
+  session(peer: string, sid: string): JingleSession | undefined {
+    return this.#sessions.get(sessionKey(peer, sid));
+  }
+
+  get sessions(): JingleSession[] {
+    return [...this.#sessions.values()];
+  }
+
+  /**
+   * Starts a session with `peer` (a full JID). Returns at once; follow the session's
+   * events, or `session.done`.
+   */
+  initiate(peer: string, options: InitiateOptions): JingleSession {
+    const normalized = normalizeJid(peer);
+    const session = new JingleSession({
+      host: this.#host,
+      sid: newSid(),
+      role: "initiator",
+      peer: normalized,
+      contentName: options.contentName ?? contentNameFor(options.application.namespace),
+    });
+    this.#sessions.set(sessionKey(normalized, session.sid), session);
+    options.signal?.addEventListener("abort", () => void session.terminate({ condition: "cancel" }), {
+      once: true,
+    });
+    void session.runInitiator(options);
+    return session;
+  }
+
+  /**
+   * An incoming `<jingle/>` from `from`. Resolves to acknowledge it (empty IQ result);
+   * throws the StanzaError to answer with (XEP-0166 §6.3, §7.2; PROTOCOLS.md §6).
+   */
+  async receive(from: string, el: Element): Promise<void> {
+    const j = parseJingle(el);
+    const peer = tryParseJid(from)?.full;
+    if (!peer) throw new StanzaError("jid-malformed");
+    const session = this.#sessions.get(sessionKey(peer, j.sid));
+    if (j.action === "session-initiate") {
+      if (session) throw jingleError("out-of-order", "a session with this sid exists already");
+      this.#checkInitiate(peer, j);
+      this.#tieBreak(peer, j);
+      this.#incoming(peer, j);
+      return;
+    }
+    if (!session) {
+      // A terminate for a session we forgot: acknowledge it anyway, to stop retries
+      // (PROTOCOLS.md §6.9 REC). Anything else: unknown-session.
+      if (j.action === "session-terminate") return;
+      throw jingleError("unknown-session");
+    }
+    await session.receive(j);
+  }
+
+  #checkInitiate(peer: string, j: Jingle): void {
+    if (!j.contents.some((c) => (c.disposition ?? "session") === "session")) {
+      throw new StanzaError("bad-request", {
+        text: "a session-initiate needs at least one content with disposition 'session'",
+      });
+    }
+    // 'initiator' other than the sender is a redirect we do not trust; across bare JIDs
+    // it is refused (PROTOCOLS.md §6.1, §17 item 24).
+    if (j.initiator && !sameBareJid(j.initiator, peer)) {
+      throw new StanzaError("bad-request", { text: "the initiator attribute names another user" });
+    }
+  }
+
+  // XEP-0166 §7.2.16: both sent session-initiate for the same application at once.
+  // The lower sid (i;octet) wins; on equal sids, the initiate of the lower JID.
+  #tieBreak(peer: string, j: Jingle): void {
+    const theirNs = namespaceOf(j.contents[0]?.description);
+    for (const ours of this.#sessions.values()) {
+      if (ours.role !== "initiator" || ours.state !== "pending" || ours.peer !== peer) continue;
+      if (ours.applicationNamespace !== theirNs) continue;
+      const bySid = compareOctets(ours.sid, j.sid);
+      const oursWins = bySid < 0 || (bySid === 0 && compareJids(this.#signalling.jid, peer) < 0);
+      if (oursWins) throw jingleError("tie-break", "simultaneous session-initiate; ours has the lower sid");
+      // Theirs wins: ours will be refused with tie-break by the peer.
+    }
+  }
+
+  #incoming(peer: string, j: Jingle): void {
+    const content = j.contents.find((c) => (c.disposition ?? "session") === "session")!;
+    const session = new JingleSession({
+      host: this.#host,
+      sid: j.sid,
+      role: "responder",
+      peer,
+      contentName: content.name,
+      offer: { ...j, contents: [content] },
+    });
+    this.#sessions.set(sessionKey(peer, j.sid), session);
+    const ns = namespaceOf(content.description);
+    const application = this.#applications.find((a) =>
+      a.namespaces.some((n) => namespaceOf(xml("x", { xmlns: n })) === ns),
+    );
+    // Unsupported applications or transports are acknowledged, then terminated (XEP-0166 §6.3.3).
+    setImmediate(() => {
+      if (!content.description || !application) {
+        void session.terminate({ condition: "unsupported-applications" });
+        return;
+      }
+      if (!content.transport || !this.#host.transportFor(namespaceOf(content.transport) ?? "")) {
+        void session.terminate({ condition: "unsupported-transports" });
+        return;
+      }
+      if (this.listenerCount("incoming") === 0) {
+        void session.terminate({ condition: "decline", text: "nobody is taking sessions here" });
+        return;
+      }
+      this.emit("incoming", {
+        session,
+        peer,
+        description: content.description,
+        application,
+        securityOffered: content.security !== undefined,
+      });
+    });
+  }
+
+  /** Terminates every session (e.g. when going offline). */
+  async terminateAll(reason = { condition: "gone" as const }): Promise<void> {
+    await Promise.allSettled([...this.#sessions.values()].map((s) => s.terminate(reason)));
+  }
+}
+
+function sessionKey(peer: string, sid: string): string {
+  return `${normalizeJid(peer)}\n${sid}`;
+}
+
+/** Random, unguessable, an NMTOKEN (XEP-0166 §7.1: RFC 4086 randomness). */
+export function newSid(): string {
+  return randomBytes(12).toString("base64url");
+}
+
+function contentNameFor(ns: string): string {
+  const last = ns.split(":").slice(-2, -1)[0];
+  return last && /^[a-z-]+$/.test(last) ? last : "content";
+}
+
+/**
+ * Connects a manager to an `XmppLink`: incoming `<jingle/>` IQ-sets go to
+ * `manager.receive`, and the manager's features are advertised.
+ */
+export function bindJingle(link: XmppLink, manager: JingleManager): Unsubscribe {
+  const unsubscribe = [
+    link.handle("set", NS.JINGLE, "jingle", (iq) => manager.receive(iq.from, iq.payload)),
+    ...manager.features().map((f) => link.disco.addFeature(f)),
+    link.onClose(() => void manager.terminateAll()),
+  ];
+  return () => {
+    for (const u of unsubscribe) u();
+  };
+}
+
+/** A {@link JingleSignalling} over an `XmppLink`. */
+export function linkSignalling(link: XmppLink): JingleSignalling {
+  return {
+    get jid() {
+      return link.jid;
+    },
+    send: async (to, jingle, options) => {
+      await link.request(xml("iq", { type: "set", to }, jingle), options);
+    },
+  };
+}
+
+/** A manager on an `XmppLink`, bound and advertised. */
+export function createJingleManager(link: XmppLink, options?: JingleManagerOptions): JingleManager {
+  const manager = new JingleManager(linkSignalling(link), options);
+  bindJingle(link, manager);
+  return manager;
+}

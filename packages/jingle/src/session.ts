@@ -1,0 +1,713 @@
+/**
+ * One Jingle session (XEP-0166), driven through its plug-ins:
+ *
+ *   initiator                                              responder
+ *   session-initiate [description, transport, security] ─►  ack
+ *                                                       ◄─  session-accept [..] (after the user agrees)
+ *   ack ─►
+ *   transport.connect() ═══ the transport opens (each side) ═══
+ *   security.secure(stream) ═══ e.g. the TLS handshake ═══
+ *   application.run(plaintext) ◄══════════════════════════►
+ *   session-terminate <success/> ─►                       ◄─ ack
+ *
+ * States are XEP-0166 §6.1's (pending, active, ended); `phase` says how far the data
+ * path got. A transport that cannot open is replaced by the next method with
+ * transport-replace (initiator side, XEP-0166 §7.2.15; XEP-0260 §2.4). Any failure ends
+ * the session with a reason (a {@link JingleReasonError} picks it), and the peer is told.
+ */
+import { EventEmitter } from "node:events";
+import type { Duplex } from "node:stream";
+import { type Element, StanzaError, XtlsError } from "@xtls/core";
+import { JingleReasonError, SessionTerminatedError, TransportFailedError } from "./errors.js";
+import {
+  buildJingle,
+  type Content,
+  type Creator,
+  type Jingle,
+  type JingleAction,
+  jingleError,
+  namespaceOf,
+  type Reason,
+} from "./model.js";
+import type {
+  ApplicationHandle,
+  ContentContext,
+  SecuredStream,
+  SecurityHandle,
+  SecurityMethod,
+  TransportHandle,
+  TransportMethod,
+} from "./plugins.js";
+
+export type SessionState = "pending" | "active" | "ended";
+export type SessionPhase = "negotiating" | "connecting" | "securing" | "established" | "ended";
+
+export interface SessionEvents {
+  state: [state: SessionState];
+  phase: [phase: SessionPhase];
+  /** The transport is open and, when negotiated, secured: the application starts. */
+  established: [info: { transport: string; secured: boolean }];
+  /** The session ended; the reason was sent (`local`) or received (`peer`). */
+  terminated: [reason: Reason, by: "local" | "peer"];
+}
+
+/** How the session reaches the network (see JingleManager). */
+export interface SessionSignalling {
+  readonly local: string;
+  send(to: string, jingle: Element, signal?: AbortSignal): Promise<void>;
+}
+
+/** What the manager lends a session. */
+export interface SessionHost {
+  readonly signalling: SessionSignalling;
+  transportFor(namespace: string): TransportMethod | undefined;
+  securityFor(namespace: string): SecurityMethod | undefined;
+  forget(session: JingleSession): void;
+  readonly timeouts: { readonly acceptMs: number; readonly connectMs: number; readonly replaceMs: number };
+}
+
+export interface InitiateOptions {
+  readonly application: ApplicationHandle;
+  /** In order of preference: the first is offered, the others replace it if it cannot open. */
+  readonly transports: readonly TransportMethod[];
+  /** The security precondition; without one the application runs over the raw transport. */
+  readonly security?: SecurityMethod;
+  /**
+   * Continue in the clear when the peer answers without `<security/>`. Only honoured for
+   * applications that allow it (never for end-to-end XML streams). Default false.
+   */
+  readonly allowPlaintext?: boolean;
+  readonly contentName?: string;
+  readonly signal?: AbortSignal;
+}
+
+export interface AcceptOptions {
+  readonly application: ApplicationHandle;
+  readonly signal?: AbortSignal;
+}
+
+interface Waiter {
+  readonly actions: readonly JingleAction[];
+  resolve(j: Jingle): void;
+  reject(e: Error): void;
+}
+
+const SUCCESS: Reason = { condition: "success" };
+/** How long a responder whose application finished waits for the initiator's terminate. */
+const COMPLETION_GRACE_MS = 2000;
+
+export class JingleSession extends EventEmitter<SessionEvents> {
+  readonly sid: string;
+  readonly role: Creator;
+  readonly local: string;
+  readonly peer: string;
+  readonly initiator: string;
+  readonly responder: string;
+  /** Resolves when the session ends with success; rejects with {@link SessionTerminatedError}. */
+  readonly done: Promise<void>;
+  #state: SessionState = "pending";
+  #phase: SessionPhase = "negotiating";
+  readonly #host: SessionHost;
+  readonly #abort = new AbortController();
+  #content: { creator: Creator; name: string };
+  #app: ApplicationHandle | undefined;
+  #transport: TransportHandle | undefined;
+  #transportNamespace = "";
+  readonly #connecting = new Map<TransportHandle, Promise<Duplex>>();
+  #security: SecurityHandle | undefined;
+  #secured: SecuredStream | undefined;
+  #waiters: Waiter[] = [];
+  #replaceOutstanding = false;
+  #transportChanged: (() => void) | undefined;
+  /** The offer, for a responder. */
+  readonly offer: Jingle | undefined;
+  #resolveDone!: () => void;
+  #rejectDone!: (e: Error) => void;
+
+  constructor(init: {
+    host: SessionHost;
+    sid: string;
+    role: Creator;
+    peer: string;
+    contentName: string;
+    offer?: Jingle;
+  }) {
+    super();
+    this.#host = init.host;
+    this.sid = init.sid;
+    this.role = init.role;
+    this.local = init.host.signalling.local;
+    this.peer = init.peer;
+    this.initiator = init.role === "initiator" ? this.local : this.peer;
+    this.responder = init.role === "initiator" ? this.peer : this.local;
+    this.offer = init.offer;
+    this.#content = { creator: "initiator", name: init.contentName };
+    this.done = new Promise<void>((resolve, reject) => {
+      this.#resolveDone = resolve;
+      this.#rejectDone = reject;
+    });
+    this.done.catch(() => {});
+  }
+
+  get state(): SessionState {
+    return this.#state;
+  }
+
+  get phase(): SessionPhase {
+    return this.#phase;
+  }
+
+  /** Aborted when the session ends. */
+  get signal(): AbortSignal {
+    return this.#abort.signal;
+  }
+
+  /** The namespace of the application's description. */
+  get applicationNamespace(): string | undefined {
+    return this.#app?.namespace ?? namespaceOf(this.offer?.contents[0]?.description);
+  }
+
+  /** The namespace of the transport in use. */
+  get transportNamespace(): string {
+    return this.#transportNamespace;
+  }
+
+  /** The secured stream, once established (when a security precondition was negotiated). */
+  get secured(): SecuredStream | undefined {
+    return this.#secured;
+  }
+
+  // --- initiator -------------------------------------------------------------------
+
+  /** @internal started by JingleManager.initiate */
+  async runInitiator(options: InitiateOptions): Promise<void> {
+    const remaining = [...options.transports];
+    try {
+      const method = remaining.shift();
+      if (!method) throw new JingleReasonError("unsupported-transports", "no transport method to offer");
+      const ctx = this.#context();
+      this.#app = options.application;
+      this.#useTransport(await method.offer(ctx), method);
+      this.#security = options.security ? await options.security.offer(ctx) : undefined;
+      const initiated = await this.#initiate({
+        contents: [
+          {
+            ...this.#content,
+            senders: this.#app.senders,
+            description: this.#app.description(),
+            transport: this.#transport!.element(),
+            security: this.#security?.element(),
+          },
+        ],
+      });
+      if (!initiated) return;
+      const accept = await this.#waitFor(
+        ["session-accept"],
+        this.#host.timeouts.acceptMs,
+        "the peer's answer",
+      );
+      const content = accept.contents.find(
+        (c) => c.creator === this.#content.creator && c.name === this.#content.name,
+      );
+      if (!content?.description || !content.transport) {
+        throw new JingleReasonError(
+          "incompatible-parameters",
+          "the session-accept lacks our content, its description or its transport",
+        );
+      }
+      await this.#app.accepted?.(content.description);
+      await this.#transport!.accepted?.(content.transport);
+      if (this.#security) {
+        if (!content.security) {
+          // Downgrade: the peer answered without the precondition (no XTLS, or someone
+          // stripped it). Never continue in the clear unless the application allows it
+          // and the caller explicitly asked for it (PROTOCOLS.md §14.2 initiator rule 1).
+          if (!(this.#app.plaintextAllowed && options.allowPlaintext)) {
+            throw new JingleReasonError(
+              "security-error",
+              "the peer accepted without <security/>: no end-to-end encryption was negotiated, so the session is not continued in the clear",
+            );
+          }
+          this.#security = undefined;
+        } else {
+          await this.#security.accepted?.(content.security);
+        }
+      }
+      await this.#runDataPath(remaining);
+    } catch (error) {
+      await this.#fail(error);
+    }
+  }
+
+  // Sends the session-initiate. An IQ error means the peer refused it outright (no
+  // Jingle, a tie-break it won, …): there is no session at the peer to terminate.
+  async #initiate(rest: Partial<Jingle>): Promise<boolean> {
+    try {
+      await this.#send("session-initiate", rest);
+      return true;
+    } catch (error) {
+      if (!(error instanceof StanzaError)) throw error;
+      const tieBreak = error.condition === "conflict" && error.appCondition?.name === "tie-break";
+      const reason: Reason = tieBreak
+        ? {
+            condition: "alternative-session",
+            text: "the peer's simultaneous session-initiate won the tie-break",
+          }
+        : { condition: "general-error", text: `the peer refused the session: ${error.message}` };
+      this.#end(reason, "peer", error);
+      return false;
+    }
+  }
+
+  // --- responder -------------------------------------------------------------------
+
+  /**
+   * Accepts the offered session (responder): takes the offered transport and security,
+   * starts opening the transport, sends session-accept, then runs the application.
+   * Resolves once the session-accept was acknowledged; follow `done` for the rest.
+   */
+  async accept(options: AcceptOptions): Promise<void> {
+    if (this.role !== "responder" || this.#state !== "pending") {
+      throw new XtlsError("jingle-bad-state", `accept() on a ${this.role} session that is ${this.#state}`);
+    }
+    const offered = this.offer!.contents[0]!;
+    const ctx = this.#context();
+    let accepted = false;
+    try {
+      this.#app = options.application;
+      const method = this.#host.transportFor(namespaceOf(offered.transport) ?? "");
+      if (!method || !offered.transport)
+        throw new JingleReasonError("unsupported-transports", "no supported transport was offered");
+      this.#useTransport(await method.accept(ctx, offered.transport), method);
+      const securityMethod = offered.security
+        ? this.#host.securityFor(namespaceOf(offered.security) ?? "")
+        : undefined;
+      this.#security =
+        securityMethod && offered.security ? await securityMethod.accept(ctx, offered.security) : undefined;
+      // Expect the peer's first transport move before it can arrive.
+      const connecting = this.#connect(this.#transport!);
+      await this.#send("session-accept", {
+        responder: this.local,
+        contents: [
+          {
+            ...this.#content,
+            senders: offered.senders,
+            description: this.#app.description(),
+            transport: this.#transport!.element(),
+            security: this.#security?.element(),
+          },
+        ],
+      });
+      accepted = true;
+      this.#setState("active");
+      void connecting.catch(() => {});
+      void this.#runDataPath([]).catch((e) => this.#fail(e));
+    } catch (error) {
+      await this.#fail(error);
+      if (!accepted) throw error instanceof Error ? error : new Error(String(error));
+    }
+  }
+
+  /** Declines the offered session (responder) with `decline` or another reason. */
+  async decline(reason: Reason = { condition: "decline" }): Promise<void> {
+    await this.terminate(reason);
+  }
+
+  // --- common ----------------------------------------------------------------------
+
+  /** Ends the session now and tells the peer. */
+  async terminate(reason: Reason = SUCCESS): Promise<void> {
+    if (this.#state === "ended") return;
+    this.#end(reason, "local");
+    try {
+      await this.#host.signalling.send(
+        this.peer,
+        buildJingle({ action: "session-terminate", sid: this.sid, contents: [], reason }),
+      );
+    } catch {
+      // The peer is gone or already forgot the session (unknown-session): nothing to do.
+    }
+  }
+
+  async #runDataPath(remaining: TransportMethod[]): Promise<void> {
+    this.#setPhase("connecting");
+    const stream = await this.#establishTransport(remaining);
+    let secured: SecuredStream | undefined;
+    if (this.#security) {
+      this.#setPhase("securing");
+      try {
+        secured = await this.#security.secure(stream);
+      } catch (error) {
+        stream.destroy();
+        if (error instanceof JingleReasonError) throw error;
+        throw new JingleReasonError("security-error", (error as Error).message, { cause: error });
+      }
+      this.#secured = secured;
+    }
+    if (this.#state === "ended") {
+      secured?.destroy();
+      stream.destroy();
+      return;
+    }
+    this.#setPhase("established");
+    this.emit("established", { transport: this.#transportNamespace, secured: secured !== undefined });
+    await this.#app!.run(secured?.stream ?? stream, secured, this.#context());
+    if (this.#isEnded()) return;
+    // Teardown order (PROTOCOLS.md §14.2): the application closed its stream; then TLS
+    // close_notify, then the transport, then session-terminate <success/>.
+    await secured?.close().catch(() => {});
+    if (this.#isEnded()) return;
+    if (this.role === "responder") {
+      // A completed session is ended by the initiator, so that both sides do not send
+      // session-terminate at once; give its terminate a moment to arrive.
+      await this.#endedWithin(COMPLETION_GRACE_MS);
+      if (this.#isEnded()) return;
+    }
+    await this.terminate(SUCCESS);
+  }
+
+  #endedWithin(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      timer.unref();
+      this.once("terminated", () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
+  async #establishTransport(remaining: TransportMethod[]): Promise<Duplex> {
+    for (;;) {
+      const handle = this.#transport!;
+      try {
+        const stream = await this.#connect(handle);
+        if (handle !== this.#transport) {
+          stream.destroy();
+          continue;
+        }
+        return stream;
+      } catch (error) {
+        if (this.#state === "ended") throw error;
+        if (handle !== this.#transport) continue; // replaced meanwhile: use the new one
+        if (!(error instanceof TransportFailedError) || !error.fallback) throw error;
+        if (this.role === "initiator") await this.#replaceTransport(remaining, error);
+        else await this.#awaitReplacement(error);
+      }
+    }
+  }
+
+  #connect(handle: TransportHandle): Promise<Duplex> {
+    let p = this.#connecting.get(handle);
+    if (!p) {
+      const ms = this.#host.timeouts.connectMs;
+      p = new Promise<Duplex>((resolve, reject) => {
+        const timer = setTimeout(
+          () =>
+            reject(
+              new TransportFailedError(`the transport did not open within ${ms} ms`, {
+                condition: "timeout",
+              }),
+            ),
+          ms,
+        );
+        timer.unref();
+        handle.connect().then(
+          (s) => {
+            clearTimeout(timer);
+            resolve(s);
+          },
+          (e) => {
+            clearTimeout(timer);
+            reject(e);
+          },
+        );
+      });
+      p.catch(() => {});
+      this.#connecting.set(handle, p);
+    }
+    return p;
+  }
+
+  // Initiator: XEP-0166 §7.2.15 transport-replace with the next method.
+  async #replaceTransport(remaining: TransportMethod[], cause: TransportFailedError): Promise<void> {
+    for (;;) {
+      const method = remaining.shift();
+      if (!method) {
+        throw new JingleReasonError("failed-transport", `every transport failed (last: ${cause.message})`, {
+          cause,
+        });
+      }
+      const handle = await method.offer(this.#context());
+      this.#replaceOutstanding = true;
+      try {
+        await this.#send("transport-replace", {
+          contents: [{ ...this.#content, transport: handle.element() }],
+        });
+        const answer = await this.#waitFor(
+          ["transport-accept", "transport-reject"],
+          this.#host.timeouts.replaceMs,
+          "the answer to our transport-replace",
+        );
+        if (answer.action === "transport-reject") {
+          handle.close();
+          continue;
+        }
+        const content = answer.contents.find((c) => c.name === this.#content.name);
+        if (content?.transport) await handle.accepted?.(content.transport);
+        this.#transport?.close();
+        this.#useTransport(handle, method);
+        return;
+      } finally {
+        this.#replaceOutstanding = false;
+      }
+    }
+  }
+
+  // Responder: the initiator decides the fallback; wait for its transport-replace.
+  async #awaitReplacement(cause: TransportFailedError): Promise<void> {
+    const current = this.#transport;
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(cause), this.#host.timeouts.replaceMs);
+      timer.unref();
+      this.#transportChanged = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      this.#abort.signal.addEventListener("abort", () => reject(cause), { once: true });
+      if (this.#transport !== current) this.#transportChanged();
+    });
+  }
+
+  #useTransport(handle: TransportHandle, method: TransportMethod): void {
+    this.#transport = handle;
+    this.#transportNamespace = method.namespaces[0] ?? namespaceOf(handle.element()) ?? "";
+  }
+
+  /**
+   * An incoming Jingle action for this session (already parsed; `from` is the peer).
+   * Resolves to acknowledge it; throws a StanzaError for an IQ error.
+   */
+  async receive(j: Jingle): Promise<void> {
+    if (this.#state === "ended") throw jingleError("unknown-session");
+    switch (j.action) {
+      case "session-accept":
+        if (this.role !== "initiator" || this.#state !== "pending")
+          throw jingleError("out-of-order", "not expecting a session-accept");
+        this.#setState("active");
+        this.#deliver(j);
+        return;
+      case "session-terminate":
+        this.#end(j.reason ?? { condition: "success" }, "peer");
+        return;
+      case "session-info":
+        if (!j.info) return; // an empty session-info is a ping (XEP-0166 §7.2.13)
+        if (!(await this.#app?.info?.(j.info))) throw jingleError("unsupported-info");
+        return;
+      case "description-info":
+        if (j.info && !(await this.#app?.info?.(j.info))) throw jingleError("unsupported-info");
+        return;
+      case "security-info": {
+        const payload = this.#ourContent(j)?.security;
+        if (payload && this.#security?.info) await this.#security.info(payload);
+        return;
+      }
+      case "transport-info": {
+        const payload = this.#ourContent(j)?.transport;
+        if (!payload)
+          throw new StanzaError("bad-request", {
+            text: "transport-info without a transport for our content",
+          });
+        if (this.#state === "pending" && this.role === "responder" && !this.#transport) {
+          throw jingleError("out-of-order", "transport-info before the session was accepted");
+        }
+        await this.#transport?.info?.(payload);
+        return;
+      }
+      case "transport-replace":
+        return this.#onTransportReplace(j);
+      case "transport-accept":
+      case "transport-reject":
+        if (!this.#replaceOutstanding) throw jingleError("out-of-order", `unexpected ${j.action}`);
+        this.#deliver(j);
+        return;
+      case "content-remove":
+        // Our only content removed: nothing is left, the session ends (XEP-0166 §7.2.7).
+        this.#end(j.reason ?? { condition: "cancel" }, "peer");
+        return;
+      case "content-modify":
+        return;
+      case "content-add":
+        // We carry one content per session; refuse additions politely after the ack.
+        setImmediate(() => {
+          void this.#host.signalling
+            .send(
+              this.peer,
+              buildJingle({
+                action: "content-reject",
+                sid: this.sid,
+                contents: j.contents.map((c) => ({ creator: c.creator, name: c.name })),
+                reason: { condition: "unsupported-applications" },
+              }),
+            )
+            .catch(() => {});
+        });
+        return;
+      case "content-accept":
+      case "content-reject":
+        throw jingleError("out-of-order", `we never added a content (${j.action})`);
+      case "session-initiate":
+        throw jingleError("out-of-order", "the session exists already");
+    }
+  }
+
+  async #onTransportReplace(j: Jingle): Promise<void> {
+    const offered = this.#ourContent(j)?.transport;
+    if (!offered)
+      throw new StanzaError("bad-request", { text: "transport-replace without a transport for our content" });
+    if (this.#replaceOutstanding) {
+      // Both sent transport-replace at once: the initiator's wins (XEP-0166 §7.2.16).
+      if (this.role === "initiator")
+        throw jingleError("tie-break", "simultaneous transport-replace; the initiator's wins");
+    }
+    const method = this.#host.transportFor(namespaceOf(offered) ?? "");
+    // Answer after the ack, in order.
+    setImmediate(() => void this.#answerReplace(method, offered));
+  }
+
+  async #answerReplace(method: TransportMethod | undefined, offered: Element): Promise<void> {
+    const contents = (transport?: Element): Content[] => [{ ...this.#content, transport }];
+    if (!method || this.#state === "ended") {
+      await this.#send("transport-reject", { contents: contents(offered) }).catch(() => {});
+      return;
+    }
+    try {
+      const handle = await method.accept(this.#context(), offered);
+      const old = this.#transport;
+      this.#useTransport(handle, method);
+      old?.close();
+      const connecting = this.#connect(handle);
+      void connecting.catch(() => {});
+      await this.#send("transport-accept", { contents: contents(handle.element()) });
+      this.#transportChanged?.();
+    } catch (error) {
+      await this.#send("transport-reject", { contents: contents(offered) }).catch(() => {});
+      await this.#fail(error);
+    }
+  }
+
+  #ourContent(j: Jingle): Content | undefined {
+    return (
+      j.contents.find((c) => c.name === this.#content.name && c.creator === this.#content.creator) ??
+      j.contents[0]
+    );
+  }
+
+  #context(): ContentContext {
+    return {
+      sid: this.sid,
+      role: this.role,
+      local: this.local,
+      peer: this.peer,
+      initiator: this.initiator,
+      responder: this.responder,
+      content: this.#content,
+      signal: this.#abort.signal,
+      sendInfo: async (action, payload) => {
+        const slot =
+          action === "security-info"
+            ? "security"
+            : action === "description-info"
+              ? "description"
+              : "transport";
+        await this.#send(action, { contents: [{ ...this.#content, [slot]: payload }] });
+      },
+    };
+  }
+
+  async #send(action: JingleAction, rest: Partial<Jingle>): Promise<void> {
+    if (this.#state === "ended")
+      throw new SessionTerminatedError({ condition: "cancel", text: "the session has ended" }, "local");
+    const el = buildJingle({ action, sid: this.sid, contents: [], initiator: this.initiator, ...rest });
+    await this.#host.signalling.send(this.peer, el, this.#abort.signal);
+  }
+
+  #waitFor(actions: readonly JingleAction[], timeoutMs: number, what: string): Promise<Jingle> {
+    return new Promise<Jingle>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#waiters = this.#waiters.filter((w) => w !== waiter);
+        reject(new JingleReasonError("timeout", `${what} did not come within ${timeoutMs} ms`));
+      }, timeoutMs);
+      timer.unref();
+      const waiter: Waiter = {
+        actions,
+        resolve: (j) => {
+          clearTimeout(timer);
+          resolve(j);
+        },
+        reject: (e) => {
+          clearTimeout(timer);
+          reject(e);
+        },
+      };
+      this.#waiters.push(waiter);
+    });
+  }
+
+  #deliver(j: Jingle): void {
+    const waiter = this.#waiters.find((w) => w.actions.includes(j.action));
+    if (!waiter) return;
+    this.#waiters = this.#waiters.filter((w) => w !== waiter);
+    waiter.resolve(j);
+  }
+
+  async #fail(error: unknown): Promise<void> {
+    if (this.#state === "ended") return;
+    const reason: Reason =
+      error instanceof JingleReasonError || error instanceof SessionTerminatedError
+        ? error.reason
+        : { condition: "failed-application", text: (error as Error)?.message ?? String(error) };
+    this.#end(reason, "local", error);
+    try {
+      await this.#host.signalling.send(
+        this.peer,
+        buildJingle({ action: "session-terminate", sid: this.sid, contents: [], reason }),
+      );
+    } catch {
+      // best effort: the peer may be gone
+    }
+  }
+
+  #end(reason: Reason, by: "local" | "peer", cause?: unknown): void {
+    if (this.#state === "ended") return;
+    this.#setState("ended");
+    this.#setPhase("ended");
+    this.#abort.abort(new SessionTerminatedError(reason, by, cause));
+    const error = new SessionTerminatedError(reason, by, cause);
+    for (const w of this.#waiters) w.reject(error);
+    this.#waiters = [];
+    this.#secured?.destroy();
+    this.#transport?.close();
+    this.#host.forget(this);
+    this.emit("terminated", reason, by);
+    if (reason.condition === "success") this.#resolveDone();
+    else this.#rejectDone(error);
+  }
+
+  // A method, so TypeScript does not narrow the state across awaits.
+  #isEnded(): boolean {
+    return this.#state === "ended";
+  }
+
+  #setState(state: SessionState): void {
+    if (this.#state === state) return;
+    this.#state = state;
+    this.emit("state", state);
+  }
+
+  #setPhase(phase: SessionPhase): void {
+    if (this.#phase === phase) return;
+    this.#phase = phase;
+    this.emit("phase", phase);
+  }
+}

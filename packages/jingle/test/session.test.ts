@@ -1,0 +1,450 @@
+import { NS, type StanzaError, xml } from "@xtls/core";
+import { describe, expect, it } from "vitest";
+import {
+  buildJingle,
+  type IncomingSession,
+  type JingleSession,
+  SessionTerminatedError,
+} from "../src/index.js";
+import { echoApplication, JULIET, loopbackTransport, nullSecurity, ROMEO, Wire } from "./harness.js";
+
+function scene(
+  options: {
+    security?: boolean;
+    responderSecurity?: boolean;
+    transports?: ReturnType<typeof loopbackTransport>[];
+  } = {},
+) {
+  const wire = new Wire();
+  const app = echoApplication();
+  const transports = options.transports ?? [loopbackTransport()];
+  const security = nullSecurity();
+  const romeo = wire.add(ROMEO, {
+    applications: [app.format],
+    transports,
+    security: options.security === false ? [] : [security],
+  });
+  const juliet = wire.add(JULIET, {
+    applications: [app.format],
+    transports,
+    security: options.responderSecurity === false ? [] : [security],
+  });
+  return { wire, app, romeo, juliet, security, transports };
+}
+
+const acceptAll = (incoming: IncomingSession) =>
+  void incoming.session.accept({
+    application: incoming.application!.accept({} as never, incoming.description) as never,
+  });
+
+describe("a session from initiate to terminate", () => {
+  it("runs initiate → ack → accept → transport → security → application → terminate success", async () => {
+    const { wire, app, romeo, juliet, security, transports } = scene();
+    let responder: JingleSession | undefined;
+    juliet.on("incoming", (incoming) => {
+      responder = incoming.session;
+      expect(incoming.peer).toBe(ROMEO);
+      expect(incoming.securityOffered).toBe(true);
+      acceptAll(incoming);
+    });
+    const session = romeo.initiate(JULIET, { application: app.handle(), transports, security });
+    const phases: string[] = [];
+    session.on("phase", (p) => phases.push(p));
+    await session.done;
+    await responder!.done;
+    expect(app.seen).toEqual([
+      { role: "responder", text: "ping", secured: true },
+      { role: "initiator", text: "pong", secured: true },
+    ]);
+    expect(phases).toEqual(["connecting", "securing", "established", "ended"]);
+    expect(wire.actions()).toEqual([
+      "R:session-initiate",
+      "J:session-accept",
+      "R:session-terminate(success)",
+    ]);
+    for (let i = 0; i < 100 && wire.log.some((e) => e.answer === undefined); i++)
+      await new Promise((r) => setTimeout(r, 2));
+    expect(wire.log.map((e) => e.answer)).toEqual(["result", "result", "result"]);
+    // initiator= only on session-initiate, responder= only on session-accept (XEP-0166 §7.1)
+    expect(wire.log[0]?.jingle.initiator).toBe(ROMEO);
+    expect(wire.log[1]?.jingle.responder).toBe(JULIET);
+    expect(wire.log[1]?.jingle.initiator).toBeUndefined();
+    expect(wire.log[2]?.xml).not.toContain("initiator=");
+    expect(romeo.sessions).toEqual([]);
+    expect(juliet.sessions).toEqual([]);
+  });
+
+  it("a declined session ends on both sides with decline", async () => {
+    const { wire, app, romeo, juliet, security, transports } = scene();
+    juliet.on("incoming", ({ session }) => void session.decline());
+    const session = romeo.initiate(JULIET, { application: app.handle(), transports, security });
+    const err = await session.done.catch((e) => e);
+    expect(err).toBeInstanceOf(SessionTerminatedError);
+    expect(err.reason.condition).toBe("decline");
+    expect(err.by).toBe("peer");
+    expect(wire.actions()).toEqual(["R:session-initiate", "J:session-terminate(decline)"]);
+  });
+
+  it("acknowledges, then terminates with unsupported-applications / unsupported-transports", async () => {
+    const { romeo, juliet, security } = scene();
+    juliet.on("incoming", acceptAll);
+    const other = echoApplication();
+    const unknownApp = {
+      ...other.handle(),
+      namespace: "urn:example:unknown",
+      description: () => xml("description", { xmlns: "urn:example:unknown" }),
+    };
+    const s1 = romeo.initiate(JULIET, {
+      application: unknownApp,
+      transports: [loopbackTransport()],
+      security,
+    });
+    expect((await s1.done.catch((e) => e)).reason.condition).toBe("unsupported-applications");
+    const s2 = romeo.initiate(JULIET, {
+      application: other.handle(),
+      transports: [loopbackTransport({ namespace: "urn:example:pigeon" })],
+      security,
+    });
+    expect((await s2.done.catch((e) => e)).reason.condition).toBe("unsupported-transports");
+  });
+
+  it("a peer without Jingle (service-unavailable) fails the session without a terminate", async () => {
+    const wire = new Wire();
+    const app = echoApplication();
+    const romeo = wire.add(ROMEO, { transports: [loopbackTransport()] });
+    const session = romeo.initiate("nobody@capulet.lit/x", {
+      application: app.handle(),
+      transports: [loopbackTransport()],
+    });
+    const err = await session.done.catch((e) => e);
+    expect(err.reason.condition).toBe("general-error");
+    expect(err.message).toContain("service-unavailable");
+    expect(wire.actions()).toEqual(["R:session-initiate"]);
+  });
+
+  it("times out waiting for the accept, and honours AbortSignal", async () => {
+    const { wire, app, romeo, juliet, security, transports } = scene();
+    juliet.on("incoming", () => {}); // never answers
+    const slow = romeo.initiate(JULIET, { application: app.handle(), transports, security });
+    expect((await slow.done.catch((e) => e)).reason.condition).toBe("timeout");
+    const ac = new AbortController();
+    const aborted = romeo.initiate(JULIET, {
+      application: app.handle(),
+      transports,
+      security,
+      signal: ac.signal,
+    });
+    ac.abort();
+    expect((await aborted.done.catch((e) => e)).reason.condition).toBe("cancel");
+    expect(wire.actions()).toContain("R:session-terminate(cancel)");
+  });
+
+  it("the peer's terminate mid-run aborts the local application", async () => {
+    const { romeo, juliet, security, transports } = scene();
+    const hanging = echoApplication({ hang: true });
+    let responder: JingleSession | undefined;
+    juliet.on("incoming", (i) => {
+      responder = i.session;
+      void i.session.accept({ application: hanging.handle() });
+    });
+    const session = romeo.initiate(JULIET, { application: hanging.handle(), transports, security });
+    await new Promise<void>((r) => session.once("established", () => r()));
+    await responder!.terminate({ condition: "cancel", text: "changed my mind" });
+    const err = await session.done.catch((e) => e);
+    expect(err.reason).toEqual({ condition: "cancel", text: "changed my mind" });
+    expect(err.by).toBe("peer");
+    expect(session.signal.aborted).toBe(true);
+  });
+});
+
+describe("security precondition and downgrade", () => {
+  it("a failed security step ends both sides with security-error", async () => {
+    const wire = new Wire();
+    const app = echoApplication();
+    const transports = [loopbackTransport()];
+    const romeo = wire.add(ROMEO, { applications: [app.format], transports, security: [nullSecurity()] });
+    const juliet = wire.add(JULIET, {
+      applications: [app.format],
+      transports,
+      security: [nullSecurity({ failOn: "responder" })],
+    });
+    let responder: JingleSession | undefined;
+    juliet.on("incoming", (i) => {
+      responder = i.session;
+      acceptAll(i);
+    });
+    const session = romeo.initiate(JULIET, {
+      application: app.handle(),
+      transports,
+      security: nullSecurity(),
+    });
+    const mine = await session.done.catch((e) => e);
+    const theirs = await responder!.done.catch((e) => e);
+    expect(theirs.reason.condition).toBe("security-error");
+    expect(theirs.by).toBe("local");
+    expect(mine.reason.condition).toBe("security-error");
+    expect(app.seen).toEqual([]);
+  });
+
+  it("a responder without the security method answers without <security/>: the initiator refuses to go on in the clear", async () => {
+    const { wire, app, romeo, juliet, security, transports } = scene({ responderSecurity: false });
+    juliet.on("incoming", acceptAll);
+    const session = romeo.initiate(JULIET, { application: app.handle(), transports, security });
+    const err = await session.done.catch((e) => e);
+    expect(err.reason.condition).toBe("security-error");
+    expect(err.reason.text).toContain("without <security/>");
+    expect(wire.log[1]?.jingle.contents[0]?.security).toBeUndefined();
+    expect(app.seen).toEqual([]);
+  });
+
+  it("continues in the clear only when the application allows it and the caller asked", async () => {
+    const { romeo, juliet, security, transports } = scene({ responderSecurity: false });
+    const plain = echoApplication({ plaintextAllowed: true });
+    juliet.on("incoming", (i) => void i.session.accept({ application: plain.handle() }));
+    const refused = romeo.initiate(JULIET, { application: plain.handle(), transports, security });
+    expect((await refused.done.catch((e) => e)).reason.condition).toBe("security-error");
+    const allowed = romeo.initiate(JULIET, {
+      application: plain.handle(),
+      transports,
+      security,
+      allowPlaintext: true,
+    });
+    await allowed.done;
+    expect(plain.seen.map((s) => s.secured)).toEqual([false, false]);
+  });
+});
+
+describe("transport fallback (transport-replace)", () => {
+  it("replaces a transport that cannot open with the next method", async () => {
+    const broken = loopbackTransport({ namespace: "urn:example:broken", failOn: "both" });
+    const working = loopbackTransport();
+    const { wire, app, romeo, juliet, security } = scene({ transports: [broken, working] });
+    juliet.on("incoming", acceptAll);
+    const session = romeo.initiate(JULIET, {
+      application: app.handle(),
+      transports: [broken, working],
+      security,
+    });
+    await session.done;
+    expect(session.transportNamespace).toBe("urn:example:loopback");
+    expect(wire.actions()).toEqual([
+      "R:session-initiate",
+      "J:session-accept",
+      "R:transport-replace",
+      "J:transport-accept",
+      "R:session-terminate(success)",
+    ]);
+    expect(app.seen).toHaveLength(2);
+  });
+
+  it("ends with failed-transport when every method fails, and a transport that must not fall back ends at once", async () => {
+    const broken = loopbackTransport({ namespace: "urn:example:broken", failOn: "both" });
+    const { app, romeo, juliet, security } = scene({ transports: [broken] });
+    juliet.on("incoming", acceptAll);
+    const session = romeo.initiate(JULIET, { application: app.handle(), transports: [broken], security });
+    expect((await session.done.catch((e) => e)).reason.condition).toBe("failed-transport");
+    const fatal = loopbackTransport({
+      namespace: "urn:example:broken",
+      failOn: "initiator",
+      fallback: false,
+    });
+    const s2 = romeo.initiate(JULIET, {
+      application: app.handle(),
+      transports: [fatal, loopbackTransport()],
+      security,
+    });
+    expect((await s2.done.catch((e) => e)).reason.condition).toBe("connectivity-error");
+  });
+});
+
+describe("default answers (XEP-0166 §6.3, §7.2, §10)", () => {
+  async function activeSession() {
+    const s = scene();
+    const hanging = echoApplication({ hang: true });
+    let responder: JingleSession | undefined;
+    s.juliet.on("incoming", (i) => {
+      responder = i.session;
+      void i.session.accept({ application: hanging.handle() });
+    });
+    const session = s.romeo.initiate(JULIET, {
+      application: hanging.handle(),
+      transports: s.transports,
+      security: s.security,
+    });
+    await new Promise<void>((r) => session.once("established", () => r()));
+    return { ...s, session, responder: responder! };
+  }
+
+  const send = (from: string, to: string, s: ReturnType<typeof scene>, el: ReturnType<typeof buildJingle>) =>
+    s.wire
+      .signalling(from)
+      .send(to, el)
+      .then(
+        () => "result",
+        (e: StanzaError) => `${e.condition}${e.appCondition ? `+${e.appCondition.name}` : ""}`,
+      );
+
+  it("answers an unknown sid with item-not-found + unknown-session, but acknowledges a terminate", async () => {
+    const s = scene();
+    const bogus = (action: "transport-info" | "session-terminate") =>
+      buildJingle({
+        action,
+        sid: "nope",
+        contents: [
+          { creator: "initiator", name: "x", transport: xml("transport", { xmlns: "urn:example:loopback" }) },
+        ],
+      });
+    expect(await send(ROMEO, JULIET, s, bogus("transport-info"))).toBe("item-not-found+unknown-session");
+    expect(await send(ROMEO, JULIET, s, bogus("session-terminate"))).toBe("result");
+  });
+
+  it("keys sessions by (peer, sid): a third party using the sid gets unknown-session and changes nothing", async () => {
+    const s = await activeSession();
+    const terminate = buildJingle({
+      action: "session-terminate",
+      sid: s.session.sid,
+      contents: [],
+      reason: { condition: "success" },
+    });
+    const info = buildJingle({
+      action: "transport-info",
+      sid: s.session.sid,
+      contents: [
+        {
+          creator: "initiator",
+          name: "echo",
+          transport: xml("transport", { xmlns: "urn:example:loopback" }),
+        },
+      ],
+    });
+    // The terminate is acknowledged (REC: stop retries) but touches nothing.
+    expect(await send("mallory@capulet.lit/arras", JULIET, s, terminate)).toBe("result");
+    expect(await send("mallory@capulet.lit/arras", JULIET, s, info)).toBe("item-not-found+unknown-session");
+    expect(s.responder.state).toBe("active");
+    expect(s.session.state).toBe("active");
+    await s.session.terminate();
+  });
+
+  it("answers actions out of order with unexpected-request + out-of-order", async () => {
+    const s = await activeSession();
+    const accept = buildJingle({ action: "session-accept", sid: s.session.sid, contents: [] });
+    expect(await send(JULIET, ROMEO, s, accept)).toBe("unexpected-request+out-of-order");
+    expect(await send(ROMEO, JULIET, s, accept)).toBe("unexpected-request+out-of-order");
+    const ta = buildJingle({ action: "transport-accept", sid: s.session.sid, contents: [] });
+    expect(await send(JULIET, ROMEO, s, ta)).toBe("unexpected-request+out-of-order");
+    const init = buildJingle({
+      action: "session-initiate",
+      sid: s.session.sid,
+      initiator: ROMEO,
+      contents: [{ creator: "initiator", name: "x" }],
+    });
+    expect(await send(ROMEO, JULIET, s, init)).toBe("unexpected-request+out-of-order");
+    await s.session.terminate();
+  });
+
+  it("answers a ping (empty session-info) and refuses unknown info with unsupported-info", async () => {
+    const s = await activeSession();
+    expect(
+      await send(JULIET, ROMEO, s, buildJingle({ action: "session-info", sid: s.session.sid, contents: [] })),
+    ).toBe("result");
+    const ringing = buildJingle({
+      action: "session-info",
+      sid: s.session.sid,
+      contents: [],
+      info: xml("ringing", { xmlns: "urn:xmpp:jingle:apps:rtp:info:1" }),
+    });
+    expect(await send(JULIET, ROMEO, s, ringing)).toBe("feature-not-implemented+unsupported-info");
+    await s.session.terminate();
+  });
+
+  it("rejects malformed Jingle with bad-request", async () => {
+    const s = scene();
+    const raw = (attrs: Record<string, string>, ...children: ReturnType<typeof xml>[]) =>
+      xml("jingle", { xmlns: NS.JINGLE, ...attrs }, ...children);
+    expect(await send(ROMEO, JULIET, s, raw({ action: "session-dance", sid: "a" }))).toBe("bad-request");
+    expect(await send(ROMEO, JULIET, s, raw({ action: "session-initiate" }))).toBe("bad-request");
+    expect(
+      await send(
+        ROMEO,
+        JULIET,
+        s,
+        raw({ action: "session-initiate", sid: "a" }, xml("content", { name: "x" })),
+      ),
+    ).toBe("bad-request");
+    expect(
+      await send(
+        ROMEO,
+        JULIET,
+        s,
+        raw(
+          { action: "session-initiate", sid: "b" },
+          xml("content", { creator: "initiator", name: "x", disposition: "early-session" }),
+        ),
+      ),
+    ).toBe("bad-request");
+    expect(
+      await send(
+        ROMEO,
+        JULIET,
+        s,
+        raw(
+          { action: "session-initiate", sid: "c", initiator: "tybalt@capulet.lit/x" },
+          xml("content", { creator: "initiator", name: "x" }),
+        ),
+      ),
+    ).toBe("bad-request");
+  });
+
+  it("after our terminate, the session is unknown", async () => {
+    const s = await activeSession();
+    await s.session.terminate({ condition: "success" });
+    const info = buildJingle({ action: "session-info", sid: s.session.sid, contents: [] });
+    expect(await send(JULIET, ROMEO, s, info)).toBe("item-not-found+unknown-session");
+  });
+
+  it("acknowledges content-add, then rejects it with content-reject", async () => {
+    const s = await activeSession();
+    const add = buildJingle({
+      action: "content-add",
+      sid: s.session.sid,
+      contents: [{ creator: "responder", name: "video" }],
+    });
+    expect(await send(JULIET, ROMEO, s, add)).toBe("result");
+    await new Promise((r) => setTimeout(r, 20));
+    expect(s.wire.actions()).toContain("R:content-reject(unsupported-applications)");
+    await s.session.terminate();
+  });
+
+  it("resolves simultaneous session-initiates by the lower sid: one session survives", async () => {
+    const s = scene();
+    const apps = [echoApplication(), echoApplication()];
+    const incoming: JingleSession[] = [];
+    for (const [m, a] of [
+      [s.romeo, apps[0]!],
+      [s.juliet, apps[1]!],
+    ] as const) {
+      m.on("incoming", (i) => {
+        incoming.push(i.session);
+        void i.session.accept({ application: a.handle() });
+      });
+    }
+    const a = s.romeo.initiate(JULIET, {
+      application: apps[0]!.handle(),
+      transports: s.transports,
+      security: s.security,
+    });
+    const b = s.juliet.initiate(ROMEO, {
+      application: apps[1]!.handle(),
+      transports: s.transports,
+      security: s.security,
+    });
+    const [ra, rb] = await Promise.allSettled([a.done, b.done]);
+    const loser = a.sid < b.sid ? rb : ra;
+    const winner = a.sid < b.sid ? ra : rb;
+    expect(winner.status).toBe("fulfilled");
+    expect(loser.status).toBe("rejected");
+    expect((loser as PromiseRejectedResult).reason.reason.condition).toBe("alternative-session");
+    expect(incoming).toHaveLength(1);
+    expect(s.wire.log.filter((e) => e.answer === "conflict+tie-break")).toHaveLength(1);
+  });
+});
