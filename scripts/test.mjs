@@ -7,6 +7,7 @@ import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { acquireProsody, ensureProsodyInstalled, releaseProsody } from "../tools/test-servers/prosody.js";
+import { ensureSlixmppInstalled } from "../tools/test-servers/slixmpp.js";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const bin = (name) => join(root, "node_modules", ".bin", name);
@@ -22,9 +23,10 @@ const run = (cmd, args) =>
 let status = run(bin("biome"), ["check", "."]);
 if (status === 0) {
   ensureProsodyInstalled();
+  ensureSlixmppInstalled();
   await acquireProsody(process.pid);
   try {
-    status = run(bin("turbo"), ["run", "typecheck", "test", "--output-logs=full", ...process.argv.slice(2)]);
+    status = run(bin("turbo"), ["run", "typecheck", "test", "--continue", "--output-logs=full", ...process.argv.slice(2)]);
   } finally {
     await releaseProsody(process.pid);
   }

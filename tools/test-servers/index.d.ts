@@ -29,3 +29,10 @@ export interface ConnectOptions {
 // biome-ignore lint/suspicious/noExplicitAny: @xmpp/client ships no types.
 export type XmppClient = any;
 export function connectXmppClient(options: ConnectOptions): Promise<XmppClient>;
+
+/** Debian's python3, which sees Debian's python3-slixmpp. */
+export declare const SYSTEM_PYTHON: string;
+/** Whether Debian's python3 can import slixmpp. */
+export declare function slixmppAvailable(): boolean;
+/** Installs python3-slixmpp with apt-get when missing (root only; otherwise throws saying how). */
+export declare function ensureSlixmppInstalled(): void;

@@ -11,3 +11,4 @@ export {
   startProsody,
   stopProsody,
 } from "./prosody.js";
+export { ensureSlixmppInstalled, SYSTEM_PYTHON, slixmppAvailable } from "./slixmpp.js";

@@ -66,9 +66,45 @@ export function describeStanza(stanza: Element): string {
     }
     return `iq ${type} <${payload.name}/>`;
   }
+  if (ns === NS.JINGLE) return `iq set ${describeJingle(payload)}`;
+  if (ns === NS.IBB) {
+    const sid = payload.attrs.sid;
+    if (payload.name === "open")
+      return `iq set IBB <open sid='${sid}' block-size='${payload.attrs["block-size"]}'/>`;
+    if (payload.name === "close") return `iq set IBB <close sid='${sid}'/>`;
+    if (payload.name === "data") {
+      const bytes = Buffer.from(payload.getText().trim(), "base64");
+      return `iq set IBB <data seq='${payload.attrs.seq}'> ${bytes.length} B ${describeTlsBytes(bytes)}: ${payload.getText().trim().slice(0, 16)}…`;
+    }
+  }
   if (ns === NS.DISCO_INFO) {
     const features = payload.getChildren("feature").length;
     return type === "result" ? `iq result disco#info: ${features} features` : "iq get disco#info";
   }
   return `iq ${type} <${payload.name} xmlns='${ns}'/>`;
+}
+
+function describeJingle(jingle: Element): string {
+  const action = jingle.attrs.action ?? "?";
+  const parts: string[] = [];
+  for (const content of jingle.getChildren("content")) {
+    for (const child of content.getChildElements()) {
+      const ns = child.getNS() ?? "";
+      const short = ns.replace(/^urn:xmpp:jingle:(apps:|transports:|security:)?/, "");
+      if (child.getName() === "security") {
+        const fp = child.getChildText("fingerprint");
+        const methods = child.getChildren("method").map((m) => m.attrs.name);
+        parts.push(
+          `security ${short}${fp ? ` fp ${fp.slice(0, 8)}…` : ""}${methods.length ? ` [${methods.join(",")}]` : ""}`,
+        );
+      } else if (child.getName() === "transport") {
+        const sid = child.attrs.sid ? ` sid ${child.attrs.sid}` : "";
+        parts.push(`transport ${short}${sid}`);
+      } else {
+        parts.push(`${child.getName()} ${short}`);
+      }
+    }
+  }
+  const reason = jingle.getChild("reason")?.getChildElements()[0]?.name;
+  return `<jingle ${action}>${parts.length ? ` ${parts.join("; ")}` : ""}${reason ? ` reason ${reason}` : ""}`;
 }

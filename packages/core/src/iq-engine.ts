@@ -88,9 +88,17 @@ export class IqEngine {
       timeoutMs,
       options.signal,
     );
+    if (options.signal?.aborted) {
+      // Never put a request on the wire that its caller has already given up on.
+      d.dispose();
+      return d.promise;
+    }
     const reply = new Promise<Element>((resolve, reject) => {
       this.#pending.set(id, { peer: iq.attrs.to, resolve, reject });
     });
+    // The reply can arrive (and be an error) before the write settles, while nobody
+    // awaits `reply` yet; that must not surface as an unhandled rejection.
+    reply.catch(() => {});
     try {
       await Promise.race([this.#options.write(iq), d.promise]);
       return await Promise.race([reply, d.promise]);

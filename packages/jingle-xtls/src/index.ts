@@ -1,5 +1,6 @@
 export {
   NS_XTLS_JINGLE_DRAFT,
+  supportsXtls,
   type XtlsChannel,
   XtlsSecurity,
   type XtlsSecurityOptions,

@@ -123,11 +123,17 @@ export class XtlsSecurity implements SecurityMethod {
     };
   }
 
-  // Whether a fingerprint is trusted for the peer's bare JID (never a revoked one).
+  // Whether we can verify the certificate the peer announced: a SHA-256 fingerprint is
+  // looked up in the trust store (never a revoked one). The store keeps SHA-256 only, so
+  // a SHA-1 fingerprint (the draft's own example) cannot be looked up; it is accepted
+  // as "verifiable" when we have a certificate pinned for the peer at all. That is not
+  // a weaker check: the announcement is only a hint either way, and the certificate
+  // presented in TLS must match it *and* a pinned SHA-256 fingerprint (#secure).
   async #trusted(peer: string, fingerprint: Fingerprint): Promise<boolean> {
     const store = this.#options.engine.trustStore;
     if (!store) return false;
     const entries = await store.entries(peer);
+    if (fingerprint.algo !== "sha-256") return entries.some((e) => e.state !== "revoked");
     if (entries.some((e) => e.state === "revoked" && e.fingerprint === fingerprint.hex)) return false;
     return entries.some((e) => e.state !== "revoked" && e.fingerprint === fingerprint.hex);
   }
@@ -156,4 +162,13 @@ export class XtlsSecurity implements SecurityMethod {
       throw securityError((error as Error).message, error);
     }
   }
+}
+
+/**
+ * Whether a peer's disco#info features say it can take a Jingle session with the XTLS
+ * precondition. We advertise `…:xtls:0` and also read the draft's `…:xtls:1` (§7). The
+ * draft's own disco example lists no `urn:xmpp:jingle:1`, so Jingle support is implied.
+ */
+export function supportsXtls(features: readonly string[]): boolean {
+  return features.includes(NS.XTLS_JINGLE) || features.includes(NS_XTLS_JINGLE_DRAFT);
 }

@@ -123,4 +123,10 @@ export interface ApplicationHandle {
    * or `failed-application`.
    */
   run(stream: Duplex, security: SecuredStream | undefined, ctx: ContentContext): Promise<void>;
+  /**
+   * Called once when the session ends, whether or not `run` was ever called: with the
+   * {@link SessionTerminatedError} unless it ended with success. Lets an application
+   * settle what it promised its user (e.g. a stream that will now never open).
+   */
+  ended?(error: Error | undefined): void;
 }

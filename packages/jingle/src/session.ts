@@ -117,6 +117,7 @@ export class JingleSession extends EventEmitter<SessionEvents> {
   #security: SecurityHandle | undefined;
   #secured: SecuredStream | undefined;
   #waiters: Waiter[] = [];
+  #early: Jingle[] = [];
   #replaceOutstanding = false;
   #transportChanged: (() => void) | undefined;
   /** The offer, for a responder. */
@@ -633,6 +634,8 @@ export class JingleSession extends EventEmitter<SessionEvents> {
   }
 
   #waitFor(actions: readonly JingleAction[], timeoutMs: number, what: string): Promise<Jingle> {
+    const early = this.#early.findIndex((j) => actions.includes(j.action));
+    if (early >= 0) return Promise.resolve(this.#early.splice(early, 1)[0]!);
     return new Promise<Jingle>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.#waiters = this.#waiters.filter((w) => w !== waiter);
@@ -654,9 +657,15 @@ export class JingleSession extends EventEmitter<SessionEvents> {
     });
   }
 
+  // An awaited answer may arrive before its waiter exists: the peer's session-accept
+  // can be read in the same turn as the ack of our session-initiate, before the
+  // `await` on that ack resumes. It is kept for the waiter that comes.
   #deliver(j: Jingle): void {
     const waiter = this.#waiters.find((w) => w.actions.includes(j.action));
-    if (!waiter) return;
+    if (!waiter) {
+      this.#early.push(j);
+      return;
+    }
     this.#waiters = this.#waiters.filter((w) => w !== waiter);
     waiter.resolve(j);
   }
@@ -690,6 +699,11 @@ export class JingleSession extends EventEmitter<SessionEvents> {
     this.#transport?.close();
     this.#host.forget(this);
     this.emit("terminated", reason, by);
+    try {
+      this.#app?.ended?.(reason.condition === "success" ? undefined : error);
+    } catch {
+      // an application's bookkeeping must not keep the session from ending
+    }
     if (reason.condition === "success") this.#resolveDone();
     else this.#rejectDone(error);
   }

@@ -54,6 +54,8 @@ export class Wire {
   readonly managers = new Map<string, JingleManager>();
   /** Return a StanzaError to answer instead of delivering, or "drop". */
   tamper?: (entry: WireEntry) => StanzaError | "drop" | undefined;
+  /** Delays the ack (IQ result) of these actions, so later stanzas overtake it. */
+  lateAcks?: { actions: readonly string[]; ms: number };
 
   signalling(jid: string): JingleSignalling {
     return {
@@ -77,6 +79,8 @@ export class Wire {
         try {
           await target.receive(jid, el);
           entry.answer = "result";
+          if (this.lateAcks?.actions.includes(entry.jingle.action))
+            await new Promise((r) => setTimeout(r, this.lateAcks!.ms));
         } catch (error) {
           const e = error as StanzaError;
           entry.answer = `${e.condition}${e.appCondition ? `+${e.appCondition.name}` : ""}`;

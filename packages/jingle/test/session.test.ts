@@ -74,6 +74,19 @@ describe("a session from initiate to terminate", () => {
     expect(juliet.sessions).toEqual([]);
   });
 
+  it("a session-accept that arrives before the ack of the session-initiate is not lost", async () => {
+    const { wire, app, romeo, juliet, security, transports } = scene();
+    wire.lateAcks = { actions: ["session-initiate"], ms: 50 };
+    juliet.on("incoming", acceptAll);
+    const session = romeo.initiate(JULIET, { application: app.handle(), transports, security });
+    await session.done;
+    expect(wire.actions()).toEqual([
+      "R:session-initiate",
+      "J:session-accept",
+      "R:session-terminate(success)",
+    ]);
+  });
+
   it("a declined session ends on both sides with decline", async () => {
     const { wire, app, romeo, juliet, security, transports } = scene();
     juliet.on("incoming", ({ session }) => void session.decline());

@@ -1,0 +1,296 @@
+// What the draft's security precondition must stop, on the embedded router: a relaying
+// man in the middle, a downgrade by stripping <security/>, peers that cannot verify each
+// other, and stanzas from third parties. Each: the attack fails, both sides get a typed
+// error, and no application byte is sent.
+import { type Element, LocalRouter, NS, type RouteEvent, StanzaError, xml } from "@xtls/core";
+import { JingleReasonError, type JingleSession, SessionTerminatedError } from "@xtls/jingle";
+import { createIdentity } from "@xtls/tls";
+import { XmlStreamSession } from "@xtls/xmlstream";
+import { afterEach, describe, expect, it } from "vitest";
+import {
+  acceptEverything,
+  identityOf,
+  inbox,
+  JULIET,
+  JULIET_LINE,
+  MALLORY,
+  openXmlStreamSession,
+  type Party,
+  type PartyOptions,
+  partyOn,
+  ROMEO,
+  ROMEO_LINE,
+  until,
+} from "./helpers.js";
+
+let router: LocalRouter;
+afterEach(() => router?.close());
+
+async function scene(
+  romeoOptions: PartyOptions = { pins: [JULIET] },
+  julietOptions: PartyOptions = { pins: [ROMEO] },
+) {
+  router = new LocalRouter();
+  const wire: RouteEvent[] = [];
+  router.observe((e) => wire.push(e));
+  const romeo = await partyOn(router.createLink(ROMEO), romeoOptions);
+  const juliet = await partyOn(router.createLink(JULIET), julietOptions);
+  return { wire, romeo, juliet };
+}
+
+/** Romeo initiates; resolves with both sessions (Juliet's once offered). */
+function initiate(romeo: Party, juliet: Party) {
+  const app = new XmlStreamSession();
+  const incoming = acceptEverything(juliet);
+  const session = romeo.manager.initiate(JULIET, {
+    application: app,
+    transports: [romeo.transport],
+    security: romeo.security,
+  });
+  return { session, app, incoming };
+}
+
+async function endedWith(session: JingleSession): Promise<SessionTerminatedError> {
+  const error = await session.done.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(SessionTerminatedError);
+  return error as SessionTerminatedError;
+}
+
+const outcome = (p: Promise<unknown>): Promise<string> =>
+  p.then(
+    () => "opened",
+    () => "failed",
+  );
+
+const ibbData = (wire: readonly RouteEvent[]) => wire.filter((e) => e.stanza.getChild("data", NS.IBB));
+const jingleActions = (wire: readonly RouteEvent[]) =>
+  wire
+    .map((e) => e.stanza.getChild("jingle", NS.JINGLE))
+    .filter((j): j is Element => j !== undefined)
+    .map(
+      (j) =>
+        `${j.attrs.action}${j.getChild("reason") ? `(${j.getChild("reason")!.getChildElements()[0]?.name})` : ""}`,
+    );
+
+describe("a relaying man in the middle (the router, or whoever controls it)", () => {
+  // Mallory sits between Romeo and Juliet, answers each in the other's name, and runs TLS
+  // with each using certificates she made for their JIDs (anyone can self-sign one).
+  async function mitm(lieAboutFingerprints: boolean) {
+    const { wire, romeo, juliet } = await scene();
+    const relay = router.interpose(ROMEO, JULIET);
+    const forgedJuliet = createIdentity("juliet@capulet.lit");
+    const forgedRomeo = createIdentity("romeo@montague.lit");
+    const asJuliet = await partyOn(relay.asB, { identity: forgedJuliet, pins: [ROMEO] });
+    const asRomeo = await partyOn(relay.asA, { identity: forgedRomeo, pins: [JULIET] });
+    if (lieAboutFingerprints) {
+      // She copies the real fingerprints into her own signalling, so that the cleartext
+      // negotiation looks right; only TLS can tell.
+      router.intercept((stanza, route) => {
+        const fp = stanza
+          .getChild("jingle", NS.JINGLE)
+          ?.getChild("content")
+          ?.getChild("security")
+          ?.getChild("fingerprint");
+        if (fp && (route.from === ROMEO || route.from === JULIET) && stanza.attrs.type === "set") {
+          fp.children = [identityOf(route.from).fingerprint];
+          fp.attrs.algo = "sha-256";
+        }
+        return undefined;
+      });
+    }
+    const malloryGot: string[] = [];
+    const malloryStreams: Promise<string>[] = [];
+    asJuliet.manager.on("incoming", (incoming) => {
+      // Accept Romeo's session and open one to Juliet in Romeo's name.
+      const toRomeo = new XmlStreamSession();
+      malloryStreams.push(
+        outcome(toRomeo.stream.then((s) => s.on("stanza", (m) => malloryGot.push(m.toString())))),
+      );
+      void incoming.session.accept({ application: toRomeo }).catch(() => {});
+      const toJuliet = new XmlStreamSession();
+      malloryStreams.push(
+        outcome(toJuliet.stream.then((s) => s.on("stanza", (m) => malloryGot.push(m.toString())))),
+      );
+      asRomeo.manager.initiate(JULIET, {
+        application: toJuliet,
+        transports: [asRomeo.transport],
+        security: asRomeo.security,
+      });
+    });
+    const { session, app, incoming } = initiate(romeo, juliet);
+    const sent = outcome(app.stream.then((s) => s.send(xml("message", {}, xml("body", {}, ROMEO_LINE)))));
+    const responder = (await incoming).incoming.session;
+    const [atRomeo, atJuliet] = await Promise.all([endedWith(session), endedWith(responder)]);
+    expect(await sent).toBe("failed");
+    expect(await Promise.all(malloryStreams)).toEqual(["failed", "failed"]);
+    expect(malloryGot).toEqual([]);
+    for (const e of wire) expect(e.wire).not.toContain("acquaintance");
+    return { atRomeo, atJuliet, wire };
+  }
+
+  it("announcing her own certificates: both refuse before any byte is sent (security-error)", async () => {
+    const { atRomeo, atJuliet, wire } = await mitm(false);
+    expect(atRomeo.reason.condition).toBe("security-error");
+    expect(atRomeo.by).toBe("local");
+    expect(atRomeo.message).toMatch(/not one we trust/);
+    expect(atJuliet.reason.condition).toBe("security-error");
+    expect(atJuliet.by).toBe("local");
+    expect(ibbData(wire)).toEqual([]);
+  });
+
+  it("copying the real fingerprints into the signalling: TLS fails on both sides (security-error), no application byte", async () => {
+    const { atRomeo, atJuliet, wire } = await mitm(true);
+    expect(atRomeo.reason.condition).toBe("security-error");
+    expect(atJuliet.reason.condition).toBe("security-error");
+    // They got as far as the TLS handshake, and no further.
+    expect(ibbData(wire).length).toBeGreaterThan(0);
+    expect(
+      jingleActions(wire).filter((a) => a === "session-terminate(security-error)").length,
+    ).toBeGreaterThanOrEqual(2);
+  });
+});
+
+describe("downgrades and unverifiable peers", () => {
+  it("<security/> stripped from the session-accept: Romeo terminates with security-error and sends no byte in the clear", async () => {
+    const { wire, romeo, juliet } = await scene();
+    router.intercept((stanza) => {
+      const jingle = stanza.getChild("jingle", NS.JINGLE);
+      if (jingle?.attrs.action !== "session-accept") return undefined;
+      const content = jingle.getChild("content")!;
+      content.children = content.children.filter((c) => typeof c === "string" || c.name !== "security");
+      return stanza;
+    });
+    const { session, app, incoming } = initiate(romeo, juliet);
+    const responder = (await incoming).incoming.session;
+    const atRomeo = await endedWith(session);
+    const atJuliet = await endedWith(responder);
+    expect(atRomeo.reason.condition).toBe("security-error");
+    expect(atRomeo.message).toMatch(/without <security\/>/);
+    expect(atJuliet.reason.condition).toBe("security-error");
+    expect(atJuliet.by).toBe("peer");
+    await expect(app.stream).rejects.toBeDefined();
+    expect(
+      wire.filter((e) => e.stanza.getChild("open", NS.IBB) || e.stanza.getChild("data", NS.IBB)),
+    ).toEqual([]);
+  });
+
+  it("a responder without XTLS accepts in the clear: Romeo's XML stream is never sent unencrypted", async () => {
+    const { wire, romeo, juliet } = await scene({ pins: [JULIET] }, { xtls: false });
+    const { session, app } = initiate(romeo, juliet);
+    const atRomeo = await endedWith(session);
+    expect(atRomeo.reason.condition).toBe("security-error");
+    await expect(app.stream).rejects.toBeDefined();
+    expect(ibbData(wire)).toEqual([]);
+    await until(() => jingleActions(wire).length === 3);
+    expect(jingleActions(wire)).toEqual([
+      "session-initiate",
+      "session-accept",
+      "session-terminate(security-error)",
+    ]);
+  });
+
+  it("a responder that cannot verify the initiator ends the session with security-error (rule 5), and its accept() says why", async () => {
+    const { wire, romeo, juliet } = await scene({ pins: [JULIET] }, { pins: [] });
+    const app = new XmlStreamSession();
+    const acceptResult = new Promise<unknown>((resolve) =>
+      juliet.manager.once("incoming", (incoming) =>
+        incoming.session.accept({ application: new XmlStreamSession() }).then(resolve, resolve),
+      ),
+    );
+    const session = romeo.manager.initiate(JULIET, {
+      application: app,
+      transports: [romeo.transport],
+      security: romeo.security,
+    });
+    const atRomeo = await endedWith(session);
+    expect(atRomeo.reason.condition).toBe("security-error");
+    expect(atRomeo.by).toBe("peer");
+    const error = await acceptResult;
+    expect(error).toBeInstanceOf(JingleReasonError);
+    expect((error as JingleReasonError).message).toMatch(/cannot verify/);
+    expect(jingleActions(wire)).toEqual(["session-initiate", "session-terminate(security-error)"]);
+  });
+
+  it("an initiator that cannot verify the responder ends the session with security-error (initiator rule 2)", async () => {
+    const { wire, romeo, juliet } = await scene({ pins: [] }, { pins: [ROMEO] });
+    const { session, incoming } = initiate(romeo, juliet);
+    const atRomeo = await endedWith(session);
+    const atJuliet = await endedWith((await incoming).incoming.session);
+    expect(atRomeo.reason.condition).toBe("security-error");
+    expect(atJuliet.reason.condition).toBe("security-error");
+    expect(atJuliet.by).toBe("peer");
+    expect(ibbData(wire)).toEqual([]);
+  });
+
+  it("a revoked certificate is not trusted even when pinned before", async () => {
+    const { romeo, juliet } = await scene();
+    await romeo.trust.revoke(JULIET, identityOf(JULIET).fingerprint);
+    const { session } = initiate(romeo, juliet);
+    expect((await endedWith(session)).reason.condition).toBe("security-error");
+  });
+});
+
+describe("stanzas from third parties", () => {
+  it("IBB data for the session's bytestream from another JID gets item-not-found; the session goes on", async () => {
+    const { romeo, juliet, wire } = await scene();
+    const mallory = router.createLink(MALLORY);
+    const opened = await openXmlStreamSession(romeo, juliet);
+    const ibbSid = wire.find((e) => e.stanza.getChild("open", NS.IBB))!.stanza.getChild("open", NS.IBB)!.attrs
+      .sid!;
+    const error = await mallory
+      .request(
+        xml("iq", { type: "set", to: JULIET }, xml("data", { xmlns: NS.IBB, sid: ibbSid, seq: "3" }, "AAAA")),
+      )
+      .catch((e: unknown) => e);
+    expect(StanzaError.is(error, "item-not-found")).toBe(true);
+    const atJuliet = inbox(opened.juliet);
+    await opened.romeo.send(xml("message", {}, xml("body", {}, ROMEO_LINE)));
+    await until(() => atJuliet.length === 1);
+    expect(atJuliet[0]?.getChildText("body")).toBe(ROMEO_LINE);
+    await opened.romeo.close();
+    await Promise.all([opened.session.done, opened.responder.done]);
+  });
+
+  it("a Jingle action for an unknown sid gets item-not-found with <unknown-session/>; a third party cannot end someone else's session", async () => {
+    const { romeo, juliet } = await scene();
+    const mallory = router.createLink(MALLORY);
+    const opened = await openXmlStreamSession(romeo, juliet);
+    const jingle = (sid: string, action: string) =>
+      xml(
+        "iq",
+        { type: "set", to: JULIET },
+        xml("jingle", { xmlns: NS.JINGLE, action, sid }, xml("reason", {}, xml("success"))),
+      );
+    for (const sid of ["no-such-session", opened.session.sid]) {
+      const error = await mallory.request(jingle(sid, "session-terminate")).catch((e: unknown) => e);
+      // A terminate for a session we do not know is acknowledged (PROTOCOLS.md §6.9), so
+      // ask with an action that must be answered.
+      void error;
+      const info = await mallory.request(jingle(sid, "session-info")).catch((e: unknown) => e);
+      expect(StanzaError.is(info, "item-not-found")).toBe(true);
+      expect((info as StanzaError).appCondition?.name).toBe("unknown-session");
+      expect((info as StanzaError).appCondition?.ns).toBe(NS.JINGLE_ERRORS);
+    }
+    expect(opened.responder.state).toBe("active");
+    const atRomeo = inbox(opened.romeo);
+    await opened.juliet.send(xml("message", {}, xml("body", {}, JULIET_LINE)));
+    await until(() => atRomeo.length === 1);
+    await opened.romeo.close();
+    await Promise.all([opened.session.done, opened.responder.done]);
+  });
+
+  it("IBB data with an unknown sid gets item-not-found", async () => {
+    const { juliet } = await scene();
+    const mallory = router.createLink(MALLORY);
+    void juliet;
+    const error = await mallory
+      .request(
+        xml("iq", { type: "set", to: JULIET }, xml("data", { xmlns: NS.IBB, sid: "nope", seq: "0" }, "AAAA")),
+      )
+      .catch((e: unknown) => e);
+    expect(StanzaError.is(error, "item-not-found")).toBe(true);
+  });
+});
