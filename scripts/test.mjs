@@ -26,7 +26,14 @@ if (status === 0) {
   ensureSlixmppInstalled();
   await acquireProsody(process.pid);
   try {
-    status = run(bin("turbo"), ["run", "typecheck", "test", "--continue", "--output-logs=full", ...process.argv.slice(2)]);
+    status = run(bin("turbo"), [
+      "run",
+      "typecheck",
+      "test",
+      "--continue",
+      "--output-logs=full",
+      ...process.argv.slice(2),
+    ]);
   } finally {
     await releaseProsody(process.pid);
   }

@@ -31,5 +31,6 @@ export function ensureSlixmppInstalled() {
     execFileSync("apt-get", ["update", "-qq"], { stdio: "inherit", env });
     execFileSync("apt-get", ["install", "-y", "-qq", "python3-slixmpp"], { stdio: "inherit", env });
   }
-  if (!slixmppAvailable()) throw new Error(`apt-get finished but ${SYSTEM_PYTHON} still cannot import slixmpp`);
+  if (!slixmppAvailable())
+    throw new Error(`apt-get finished but ${SYSTEM_PYTHON} still cannot import slixmpp`);
 }

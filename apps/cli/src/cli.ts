@@ -2,7 +2,7 @@
 import { readFileSync } from "node:fs";
 import type { Writable } from "node:stream";
 import { parseArgs } from "node:util";
-import { runDemo } from "./demo.js";
+import { type DemoMode, runDemo } from "./demo.js";
 import { colorWanted, makeStyle } from "./style.js";
 
 export interface CliIo {
@@ -17,18 +17,25 @@ export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
 const HELP = `xtls — end-to-end encryption for XMPP with TLS 1.3 run through XMPP
 
 Usage:
-  xtls demo [options]      Romeo and Juliet open an XTLS tunnel and exchange the seed's lines
+  xtls demo [options]      Romeo and Juliet open an end-to-end encrypted session and talk through it
   xtls --version
   xtls <command> --help
 
 Run "xtls demo --help" for the demo's options.
 `;
 
-const DEMO_HELP = `xtls demo — Mode Q (urn:xmpp:tmp:xtls): an XTLS tunnel over IQ stanzas
+const DEMO_HELP = `xtls demo — Romeo and Juliet open an XTLS session and exchange stanzas through it
+
+Modes:
+  jingle (default)   the draft's flow: a Jingle session with the XTLS security precondition,
+                     TLS 1.3 over an in-band bytestream (XEP-0047/0261), then an end-to-end
+                     XML stream (XEP-0246/0247) with message, presence and IQ both ways
+  q                  the IQ-based tunnel of the XTLS ProtoXEP (urn:xmpp:tmp:xtls)
 
 Runs on the embedded in-process router unless --server is given.
 
 Options:
+  --mode jingle|q         which protocol (default jingle)                   [env XTLS_MODE]
   --server URL            a real XMPP server, e.g. xmpp://127.0.0.1:15222   [env XTLS_SERVER]
   --romeo JID             Romeo's account (default romeo@montague.lit)      [env XTLS_ROMEO_JID]
   --juliet JID            Juliet's account (default juliet@capulet.lit)     [env XTLS_JULIET_JID]
@@ -40,6 +47,8 @@ Options:
   --json                  print a JSON summary instead of the transcript
   -h, --help              this help
 `;
+
+const MODES = ["jingle", "q"] as const;
 
 function version(): string {
   try {
@@ -73,6 +82,7 @@ async function demo(argv: readonly string[], io: CliIo): Promise<number> {
     ({ values } = parseArgs({
       args: [...argv],
       options: {
+        mode: { type: "string" },
         server: { type: "string" },
         romeo: { type: "string" },
         juliet: { type: "string" },
@@ -104,6 +114,11 @@ async function demo(argv: readonly string[], io: CliIo): Promise<number> {
     io.stderr.write(`xtls demo: --width must be a positive number\n`);
     return EXIT.usage;
   }
+  const mode = str(values.mode) ?? env.XTLS_MODE ?? "jingle";
+  if (!(MODES as readonly string[]).includes(mode)) {
+    io.stderr.write(`xtls demo: --mode must be one of ${MODES.join(", ")}, got "${mode}"\n`);
+    return EXIT.usage;
+  }
   if (service !== undefined && !/^(xmpp|xmpps|ws|wss):\/\//.test(service)) {
     io.stderr.write(`xtls demo: --server must look like xmpp://host:port, got "${service}"\n`);
     return EXIT.usage;
@@ -115,6 +130,7 @@ async function demo(argv: readonly string[], io: CliIo): Promise<number> {
   try {
     const result = await runDemo({
       out: values.json ? devnull : io.stdout,
+      mode: mode as DemoMode,
       style: makeStyle(color),
       width,
       server: service

@@ -66,7 +66,7 @@ export function describeStanza(stanza: Element): string {
     }
     return `iq ${type} <${payload.name}/>`;
   }
-  if (ns === NS.JINGLE) return `iq set ${describeJingle(payload)}`;
+  if (ns === NS.JINGLE) return describeJingle(payload);
   if (ns === NS.IBB) {
     const sid = payload.attrs.sid;
     if (payload.name === "open")
@@ -90,21 +90,18 @@ function describeJingle(jingle: Element): string {
   for (const content of jingle.getChildren("content")) {
     for (const child of content.getChildElements()) {
       const ns = child.getNS() ?? "";
-      const short = ns.replace(/^urn:xmpp:jingle:(apps:|transports:|security:)?/, "");
+      const short = ns.replace(/^urn:xmpp:jingle:(apps:|transports:|security:)?/, "").replace(/:\d+$/, "");
       if (child.getName() === "security") {
         const fp = child.getChildText("fingerprint");
         const methods = child.getChildren("method").map((m) => m.attrs.name);
         parts.push(
-          `security ${short}${fp ? ` fp ${fp.slice(0, 8)}…` : ""}${methods.length ? ` [${methods.join(",")}]` : ""}`,
+          `${short}${fp ? ` fp ${fp.slice(0, 8)}` : ""}${methods.length ? ` [${methods.join(",")}]` : ""}`,
         );
-      } else if (child.getName() === "transport") {
-        const sid = child.attrs.sid ? ` sid ${child.attrs.sid}` : "";
-        parts.push(`transport ${short}${sid}`);
       } else {
-        parts.push(`${child.getName()} ${short}`);
+        parts.push(short);
       }
     }
   }
   const reason = jingle.getChild("reason")?.getChildElements()[0]?.name;
-  return `<jingle ${action}>${parts.length ? ` ${parts.join("; ")}` : ""}${reason ? ` reason ${reason}` : ""}`;
+  return `jingle ${action}${parts.length ? `: ${parts.join(", ")}` : ""}${reason ? ` <${reason}/>` : ""}`;
 }

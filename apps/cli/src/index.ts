@@ -1,2 +1,11 @@
 export { type CliIo, EXIT, main } from "./cli.js";
-export { type DemoOptions, type DemoResult, REPLY_LINES, runDemo, SEED_LINES } from "./demo.js";
+export {
+  type DemoMode,
+  type DemoOptions,
+  type DemoResult,
+  DRAFT_LINE,
+  DRAFT_REPLY,
+  REPLY_LINES,
+  runDemo,
+  SEED_LINES,
+} from "./demo.js";

@@ -36,28 +36,60 @@ function xtls(args: string[], env: Record<string, string> = {}) {
 }
 
 describe("xtls demo", () => {
-  it("runs the Mode Q story on the embedded router in under 10 s and exits 0", async () => {
+  it("runs the draft's flow (Jingle + XTLS + IBB + XML stream) on the embedded router by default, exit 0", async () => {
     const r = await xtls(["demo"]);
     expect(r.stderr).toBe("");
     expect(r.code).toBe(0);
     expect(r.ms).toBeLessThan(10_000);
     expect(r.stdout).toContain("what the network carried");
+    // The draft's order: initiate with his fingerprint, accept with hers, the choice, then IBB.
+    const order = [
+      "jingle session-initiate: xmlstream, ibb, xtls fp",
+      "jingle session-accept: xmlstream, ibb, xtls fp",
+      "jingle security-info: xtls [x509]",
+      "IBB <open sid=",
+      "TLS 1.3 handshake — the first bytes on IBB",
+      "transport reported open",
+      "“M'lady, I would be pleased to make your acquaintance.”",
+      "“Art thou not Romeo, and a Montague?”",
+      "⇐ <presence>",
+      "iq result inside the stream (XEP-0092)",
+      "jingle session-terminate <success/>",
+    ];
+    const at = order.map((s) => r.stdout.indexOf(s));
+    expect(at.every((i) => i >= 0)).toBe(true);
+    expect([...at].sort((a, b) => a - b)).toEqual(at);
+    expect(r.stdout).toMatch(/TLSv1\.3, TLS_AES_\w+/);
+    expect(r.stdout.match(/SHA-256 ([0-9A-F]{2}:){31}[0-9A-F]{2}/g)?.length).toBeGreaterThanOrEqual(4);
+    expect(r.stdout).toMatch(/\d+ IBB <data\/> IQs carried \d+ bytes/);
+    expect(r.stdout).toContain("the words of the play appear 0 times");
+    expect(r.stdout).not.toContain("\u001b["); // piped: no colours
+  });
+
+  it("runs the Mode Q story with --mode q", async () => {
+    const r = await xtls(["demo", "--mode", "q"]);
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
     expect(r.stdout).toContain("<data method='x509'>");
     expect(r.stdout).toContain("“I take thee at thy word:”");
     expect(r.stdout).toContain("“What man art thou that thus bescreen'd in night”");
-    expect(r.stdout).toMatch(/TLSv1\.3, TLS_AES_\w+/);
-    expect(r.stdout.match(/SHA-256 ([0-9A-F]{2}:){31}[0-9A-F]{2}/g)?.length).toBeGreaterThanOrEqual(4);
     expect(r.stdout).toContain("the words of the play appear 0 times");
-    expect(r.stdout).not.toContain("\u001b["); // piped: no colours
+    expect(r.stdout).not.toContain("jingle");
   });
 
   it("prints a JSON summary with --json", async () => {
     const r = await xtls(["demo", "--json"]);
     expect(r.code).toBe(0);
     const summary = JSON.parse(r.stdout);
-    expect(summary).toMatchObject({ protocol: "TLSv1.3", plaintextLeaks: 0 });
-    expect(summary.received.juliet[0]).toContain("I take thee at thy word:");
+    expect(summary).toMatchObject({ mode: "jingle", protocol: "TLSv1.3", plaintextLeaks: 0 });
+    expect(summary.phases).toEqual(["connecting", "securing", "established", "ended"]);
+    expect(summary.received.juliet).toEqual(["M'lady, I would be pleased to make your acquaintance."]);
+    expect(summary.received.romeo).toEqual(["Art thou not Romeo, and a Montague?"]);
     expect(summary.fingerprints.romeo).toMatch(/^[0-9a-f]{64}$/);
+    expect(summary.dataIqs).toBeGreaterThan(4);
+    const q = JSON.parse((await xtls(["demo", "--json", "--mode", "q"])).stdout);
+    expect(q).toMatchObject({ mode: "q", plaintextLeaks: 0 });
+    expect(q.received.juliet[0]).toContain("I take thee at thy word:");
   });
 
   it("uses colours when asked", async () => {
@@ -65,14 +97,19 @@ describe("xtls demo", () => {
     expect((await xtls(["demo"], { FORCE_COLOR: "1" })).stdout).toContain("\u001b[");
   });
 
-  it("runs through a real server (the project's Prosody)", async () => {
-    const r = await xtls(["demo", "--server", prosody.service]);
-    expect(r.stderr).toBe("");
-    expect(r.code).toBe(0);
-    expect(r.stdout).toContain("(a real XMPP server)");
-    expect(r.stdout).toContain("“I take thee at thy word:”");
-    expect(r.stdout).toContain("the words of the play appear 0 times");
-  });
+  it.each([["jingle"], ["q"]])(
+    "runs through a real server (the project's Prosody) in mode %s",
+    async (mode) => {
+      const r = await xtls(["demo", "--server", prosody.service, "--mode", mode]);
+      expect(r.stderr).toBe("");
+      expect(r.code).toBe(0);
+      expect(r.stdout).toContain("(a real XMPP server)");
+      expect(r.stdout).toContain(
+        mode === "jingle" ? "“M'lady, I would be pleased" : "“I take thee at thy word:”",
+      );
+      expect(r.stdout).toContain("the words of the play appear 0 times");
+    },
+  );
 
   it("fails with one line and exit code 1 when the server is unreachable or the password wrong", async () => {
     const unreachable = await xtls(["demo", "--server", "xmpp://127.0.0.1:1"]);
@@ -100,6 +137,7 @@ describe("xtls usage", () => {
     [["demo", "--bogus"], 2],
     [["demo", "--server", "localhost:5222"], 2],
     [["demo", "--width", "-3"], 2],
+    [["demo", "--mode", "s5b"], 2],
   ])("xtls %j exits %i", async (args, code) => {
     const r = await xtls(args);
     expect(r.code).toBe(code);
