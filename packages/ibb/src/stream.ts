@@ -67,6 +67,7 @@ export class IbbStream extends Duplex {
   readonly peer: string;
   readonly sid: string;
   /** Largest chunk in raw octets, both directions (XEP-0047 §2.1). */
+  #tail: Buffer | undefined;
   readonly blockSize: number;
   /** How the peer announced it sends data; our own direction always uses IQs (§4, PROTOCOLS.md §4.6 REC). */
   readonly stanza: IbbStanzaKind;
@@ -128,21 +129,24 @@ export class IbbStream extends Duplex {
   // --- our direction ----------------------------------------------------------------
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
-    this.#send(chunk).then(
+    this.#send(chunk, chunk.length).then(
       () => this.#afterWrite(callback),
       (error: Error) => callback(error),
     );
   }
 
   override _writev(chunks: Array<{ chunk: Buffer }>, callback: (error?: Error | null) => void): void {
-    this.#send(Buffer.concat(chunks.map((c) => c.chunk))).then(
+    const bytes = Buffer.concat(chunks.map((c) => c.chunk));
+    this.#send(bytes, bytes.length).then(
       () => this.#afterWrite(callback),
       (error: Error) => callback(error),
     );
   }
 
   override _final(callback: (error?: Error | null) => void): void {
-    this.#sendClose().then(() => callback(), callback);
+    this.#flushTail()
+      .then(() => this.#sendClose())
+      .then(() => callback(), callback);
   }
 
   // A write completes once its chunks are sent within the window, not when they are acked.
@@ -151,12 +155,36 @@ export class IbbStream extends Duplex {
     this.#notify(); // writableLength just dropped: a peer's <close/> may be waiting for it
   }
 
-  async #send(bytes: Buffer): Promise<void> {
+  /**
+   * Sends `bytes` as blocks. A last, partial block is held back when more data is already
+   * queued behind this write (Node hands it to us as soon as this write completes), and
+   * sent as the start of the next block: a TLS record of 16 406 octets over blocks of
+   * 16 384 then costs one stanza, not two. Nothing is held when nothing is queued, so a
+   * writer waiting for an answer never waits on us.
+   */
+  async #send(input: Buffer, queued: number): Promise<void> {
+    let bytes = input;
+    if (this.#tail) {
+      bytes = Buffer.concat([this.#tail, input]);
+      this.#tail = undefined;
+    }
     for (let offset = 0; offset < bytes.length; offset += this.blockSize) {
       await this.#until(() => this.#inFlight < this.window || this.#state === "closed");
       if (this.#state === "closed") throw this.#closedError();
+      const partial = bytes.length - offset < this.blockSize;
+      if (partial && this.writableLength > queued) {
+        this.#tail = Buffer.from(bytes.subarray(offset));
+        return;
+      }
       this.#sendChunk(bytes.subarray(offset, offset + this.blockSize));
     }
+  }
+
+  async #flushTail(): Promise<void> {
+    const tail = this.#tail;
+    if (!tail) return;
+    this.#tail = undefined;
+    await this.#send(tail, 0);
   }
 
   #sendChunk(chunk: Buffer): void {

@@ -46,6 +46,27 @@ describe("open, transfer, close", () => {
     await expectOneReplyPerRequest(wire);
   });
 
+  it("records that straddle blocks are packed: 20 writes of a block + 22 octets cost 21 stanzas, not 40", async () => {
+    const { romeo, juliet } = scene();
+    const { ours, theirs } = await openPair(romeo, juliet);
+    // What TLS does over IBB: records of 16 406 octets over blocks of 16 384 (here, 4 096 + 22).
+    const records = Array.from({ length: 20 }, () => payload(4096 + 22));
+    const received = readAll(theirs);
+    for (const r of records) ours.write(r);
+    ours.end();
+    expect(sha256(await received)).toBe(sha256(Buffer.concat(records)));
+    expect(ours.stanzasOut).toBe(Math.ceil((20 * (4096 + 22)) / 4096));
+  });
+
+  it("a short write with nothing queued behind it is sent at once, not held for the next", async () => {
+    const { romeo, juliet } = scene();
+    const { ours, theirs } = await openPair(romeo, juliet);
+    const got = new Promise<Buffer>((resolve) => theirs.once("data", resolve));
+    ours.write(Buffer.from("wherefore"));
+    expect((await got).toString()).toBe("wherefore");
+    await Promise.all([readAll(theirs), new Promise<void>((r) => ours.end(r))]);
+  });
+
   it("Juliet sends back over the stream Romeo opened (each direction has its own seq from 0)", async () => {
     const { romeo, juliet, wire } = scene();
     const { ours, theirs } = await openPair(romeo, juliet);

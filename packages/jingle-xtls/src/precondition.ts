@@ -18,7 +18,7 @@
  * verification fails on both sides and no application byte reaches it.
  */
 import type { Duplex } from "node:stream";
-import { NS } from "@xtls/core";
+import { NS, StanzaError } from "@xtls/core";
 import {
   type ContentContext,
   JingleReasonError,
@@ -65,6 +65,7 @@ export class XtlsSecurity implements SecurityMethod {
 
   offer(ctx: ContentContext): SecurityHandle {
     let peerFingerprint: Fingerprint | undefined;
+    let infoSent: Promise<void> = Promise.resolve();
     const methods: XtlsMethod[] = ["x509"];
     return {
       element: () => securityElement({ fingerprint: this.fingerprint, methods }),
@@ -88,10 +89,24 @@ export class XtlsSecurity implements SecurityMethod {
           );
         }
         peerFingerprint = theirs.fingerprint;
-        // Initiator's choice, so the responder can set up before the ClientHello.
-        await ctx.sendInfo("security-info", securityElement({ methods: ["x509"] }));
+        // The initiator's choice, sent ahead of the transport's first move (stanzas keep
+        // their order, so it arrives before the ClientHello). Its ack is not waited for
+        // here — that would cost a round trip before the transport opens — but before the
+        // channel is handed out: a refused choice still ends the session (security-error)
+        // before any application byte.
+        infoSent = ctx.sendInfo("security-info", securityElement({ methods: ["x509"] }));
+        infoSent.catch(() => {});
       },
-      secure: (stream) => this.#secure(ctx, stream, peerFingerprint),
+      secure: async (stream) => {
+        const channel = await this.#secure(ctx, stream, peerFingerprint);
+        try {
+          await infoSent;
+        } catch (error) {
+          channel.destroy();
+          throw securityError(`${ctx.peer} refused our choice of method: ${(error as Error).message}`, error);
+        }
+        return channel;
+      },
     };
   }
 
@@ -110,16 +125,26 @@ export class XtlsSecurity implements SecurityMethod {
     }
     const peerFingerprint = theirs.fingerprint;
     let chosen: XtlsMethod = "x509";
+    let refused: JingleReasonError | undefined;
     return {
       element: () => securityElement({ fingerprint: this.fingerprint, methods: ["x509"] }),
       info: (payload) => {
         const choice = parseSecurity(payload).methods[0];
         if (choice && choice !== "x509") {
-          throw securityError(`${ctx.peer} chose the method '${choice}', which we did not offer`);
+          // Remembered, so the session fails here too even if TLS completes meanwhile.
+          refused = securityError(`${ctx.peer} chose the method '${choice}', which we did not offer`);
+          throw new StanzaError("not-acceptable", { text: refused.message });
         }
         chosen = choice ?? chosen;
       },
-      secure: (stream) => this.#secure(ctx, stream, peerFingerprint),
+      secure: async (stream) => {
+        const channel = await this.#secure(ctx, stream, peerFingerprint);
+        if (refused) {
+          channel.destroy();
+          throw refused;
+        }
+        return channel;
+      },
     };
   }
 

@@ -225,6 +225,24 @@ describe("downgrades and unverifiable peers", () => {
     expect(ibbData(wire)).toEqual([]);
   });
 
+  it("a security-info rewritten to a method the responder did not offer: both end with security-error, no application byte", async () => {
+    const { romeo, juliet } = await scene();
+    router.intercept((stanza) => {
+      const jingle = stanza.getChild("jingle", NS.JINGLE);
+      if (jingle?.attrs.action !== "security-info") return undefined;
+      const method = jingle.getChild("content")?.getChild("security")?.getChild("method");
+      if (method) method.attrs.name = "openpgp";
+      return stanza;
+    });
+    const { session, app, incoming } = initiate(romeo, juliet);
+    const { incoming: theirs, app: theirApp } = await incoming;
+    const [atRomeo, atJuliet] = await Promise.all([endedWith(session), endedWith(theirs.session)]);
+    expect(atRomeo.reason.condition).toBe("security-error");
+    expect(atJuliet.reason.condition).toBe("security-error");
+    expect(await outcome(app.stream)).toBe("failed");
+    expect(await outcome(theirApp.stream)).toBe("failed");
+  });
+
   it("a revoked certificate is not trusted even when pinned before", async () => {
     const { romeo, juliet } = await scene();
     await romeo.trust.revoke(JULIET, identityOf(JULIET).fingerprint);

@@ -1,0 +1,167 @@
+/**
+ * Benchmark parties: the real plug-ins (IBB transport, XTLS security, a raw-bytes
+ * application) on any XmppLink, and helpers to move bytes through what they open.
+ */
+import { randomBytes } from "node:crypto";
+import type { Duplex, Readable, Writable } from "node:stream";
+import { type Element, type XmppLink, xml } from "@xtls/core";
+import { IbbTransport, InBandBytestreams } from "@xtls/ibb";
+import {
+  type ApplicationFormat,
+  type ApplicationHandle,
+  createJingleManager,
+  type JingleManager,
+  type JingleSession,
+} from "@xtls/jingle";
+import { XtlsSecurity } from "@xtls/jingle-xtls";
+import { createIdentity, type Identity, MemoryTrustStore, NodeTlsEngine, type SessionCache } from "@xtls/tls";
+import { XmlStreamApplication } from "@xtls/xmlstream";
+
+export const NS_RAW = "urn:xtls:bench:raw:0";
+
+const identities = new Map<string, Identity>();
+export function identityOf(jid: string): Identity {
+  const bare = jid.split("/")[0]!;
+  let id = identities.get(bare);
+  if (!id) {
+    id = createIdentity(bare);
+    identities.set(bare, id);
+  }
+  return id;
+}
+
+/** An application that hands the secured byte stream to the benchmark and ends when told. */
+export class RawSession implements ApplicationHandle {
+  readonly namespace = NS_RAW;
+  readonly plaintextAllowed = false;
+  readonly stream: Promise<Duplex>;
+  #resolve!: (d: Duplex) => void;
+  #reject!: (e: Error) => void;
+  #finish!: () => void;
+  readonly #finished = new Promise<void>((resolve) => {
+    this.#finish = resolve;
+  });
+
+  constructor() {
+    this.stream = new Promise((resolve, reject) => {
+      this.#resolve = resolve;
+      this.#reject = reject;
+    });
+    this.stream.catch(() => {});
+  }
+
+  description(): Element {
+    return xml("description", { xmlns: NS_RAW });
+  }
+
+  async run(stream: Duplex): Promise<void> {
+    this.#resolve(stream);
+    await this.#finished;
+  }
+
+  /** Lets the session complete (close_notify, then session-terminate success). */
+  finish(): void {
+    this.#finish();
+  }
+
+  ended(error: Error | undefined): void {
+    this.#reject(error ?? new Error("the session ended"));
+    this.#finish();
+  }
+}
+
+export class RawFormat implements ApplicationFormat {
+  readonly namespaces = [NS_RAW] as const;
+  readonly plaintextAllowed = false;
+  accept(): RawSession {
+    return new RawSession();
+  }
+}
+
+export interface Party {
+  readonly link: XmppLink;
+  readonly ibb: InBandBytestreams;
+  readonly transport: IbbTransport;
+  readonly security: XtlsSecurity;
+  readonly manager: JingleManager;
+  readonly engine: NodeTlsEngine;
+}
+
+export interface PartyOptions {
+  readonly pins: readonly string[];
+  readonly window?: number;
+  readonly blockSize?: number;
+  /** Resumption tickets; false disables resumption. */
+  readonly sessionCache?: SessionCache | false;
+}
+
+export async function party(link: XmppLink, options: PartyOptions): Promise<Party> {
+  const trust = new MemoryTrustStore();
+  for (const jid of options.pins) await trust.pin(jid, identityOf(jid).fingerprint, { method: "manual" });
+  const engine = new NodeTlsEngine({
+    identity: identityOf(link.jid),
+    trustStore: trust,
+    sessionCache: options.sessionCache ?? false,
+  });
+  const security = new XtlsSecurity({ engine });
+  // Plain IBB runs open unsolicited bytestreams to the same party: take them all.
+  const ibb = new InBandBytestreams(link, { window: options.window, accept: () => true });
+  const transport = new IbbTransport({ ibb, blockSize: options.blockSize, window: options.window });
+  const manager = createJingleManager(link, {
+    applications: [new RawFormat(), new XmlStreamApplication()],
+    transports: [transport],
+    security: [security],
+  });
+  return { link, ibb, transport, security, manager, engine };
+}
+
+/** The responder accepts every raw session; resolves each with its handle. */
+export function acceptRaw(
+  p: Party,
+  onSession: (s: { session: JingleSession; app: RawSession }) => void,
+): void {
+  p.manager.on("incoming", (incoming) => {
+    const app = new RawSession();
+    onSession({ session: incoming.session, app });
+    void incoming.session.accept({ application: app }).catch(() => {});
+  });
+}
+
+export function startRaw(from: Party, to: string): { session: JingleSession; app: RawSession } {
+  const app = new RawSession();
+  const session = from.manager.initiate(to, {
+    application: app,
+    transports: [from.transport],
+    security: from.security,
+  });
+  return { session, app };
+}
+
+export function payload(bytes: number): Buffer {
+  return randomBytes(bytes);
+}
+
+/** Writes `data` in 64 KiB chunks, honouring backpressure. */
+export async function writeAll(w: Writable, data: Buffer): Promise<void> {
+  const chunk = 64 * 1024;
+  for (let at = 0; at < data.length; at += chunk) {
+    if (!w.write(data.subarray(at, at + chunk))) await new Promise<void>((r) => w.once("drain", r));
+  }
+}
+
+/** Resolves when `total` bytes were read from `r` (reading on, without keeping them). */
+export function readBytes(r: Readable, total: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let got = 0;
+    const onData = (chunk: Buffer) => {
+      got += chunk.length;
+      if (got >= total) {
+        r.off("data", onData);
+        r.off("error", reject);
+        resolve();
+      }
+    };
+    r.on("data", onData);
+    r.once("error", reject);
+  });
+}
