@@ -24,5 +24,13 @@ export async function connectXmppClient({
   xmpp.reconnect.stop();
   xmpp.on("error", () => {}); // surfaced through start() or the link's close events
   await xmpp.start();
+  // start() resolves before stream management is enabled; traffic in between leaves
+  // xmpp.js's inbound count too low (see streamManagementSettled in @xtls/core).
+  const sm = xmpp.streamManagement;
+  const t0 = Date.now();
+  while (sm && !sm.enabled && Date.now() - t0 < 5000) {
+    if (!sm.enableSent && Date.now() - t0 > 200) break;
+    await new Promise((r) => setTimeout(r, 5));
+  }
   return xmpp;
 }

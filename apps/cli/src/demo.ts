@@ -16,6 +16,7 @@ import {
   LocalRouter,
   NS,
   queryDiscoInfo,
+  streamManagementSettled,
   type XmppLink,
   xml,
 } from "@xtls/core";
@@ -441,6 +442,7 @@ async function serverSides(server: NonNullable<DemoOptions["server"]>, onWire: O
     c.reconnect.stop();
     c.on("error", () => {});
     await c.start();
+    await streamManagementSettled(c as never);
     return c;
   };
   const [rc, jc] = await Promise.all([connect(server.romeo), connect(server.juliet)]);

@@ -86,6 +86,7 @@ export {
 } from "./xml.js";
 export {
   fromXmppClient,
+  streamManagementSettled,
   SM_ACK_EVERY,
   type XmppJsClient,
   type XmppJsContext,

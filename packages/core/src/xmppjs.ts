@@ -116,6 +116,27 @@ export class XmppJsLink extends LinkBase {
   }
 }
 
+/**
+ * Resolves once xmpp.js's stream management is settled: enabled, or not negotiated.
+ *
+ * `client.start()` resolves on "online", before the server's `<enabled/>` is processed,
+ * and xmpp.js zeroes its inbound counter only when it handles `<enabled/>` — after the
+ * stanzas that followed it were already counted. Traffic in that window (presence, a
+ * roster push) leaves `h` too low, and Prosody closes the stream ("the client
+ * acknowledged less stanzas than already acknowledged"). Measured here with an initial
+ * presence sent right after `start()`; waiting for this before any traffic avoids it.
+ */
+export async function streamManagementSettled(client: XmppJsClient, timeoutMs = 5000): Promise<void> {
+  const sm = client.streamManagement as { enabled?: boolean; enableSent?: boolean } | null | undefined;
+  if (!sm) return;
+  const t0 = Date.now();
+  // Give the enable request a moment to go out (it follows bind).
+  while (!sm.enabled && Date.now() - t0 < timeoutMs) {
+    if (!sm.enableSent && Date.now() - t0 > 200) return; // the server offered no SM
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
 /** Wraps a started (or about to start) `@xmpp/client` client as an {@link XmppLink}. */
 export function fromXmppClient(client: XmppJsClient, options?: XmppJsLinkOptions): XmppJsLink {
   return new XmppJsLink(client, options);

@@ -7,6 +7,7 @@ import {
   NS,
   queryDiscoInfo,
   StanzaError,
+  streamManagementSettled,
   type XmppJsLink,
   xml,
 } from "../src/index.js";
@@ -133,5 +134,40 @@ describe("xmpp.js adapter through Prosody", () => {
     await stopped;
     expect(closed).toBeInstanceOf(LinkClosedError);
     await expect(link.send(xml("message", { to: juliet.jid }))).rejects.toBeInstanceOf(LinkClosedError);
+  });
+});
+
+describe("streamManagementSettled", () => {
+  it("resolves once XEP-0198 is enabled, after which presence traffic keeps the stream's counts right", async () => {
+    // @ts-expect-error -- @xmpp/client ships no type declarations.
+    const { client } = await import("@xmpp/client");
+    const { prosody } = await import("@xtls/test-servers");
+    const xmpp = client({
+      service: prosody.service,
+      domain: "montague.lit",
+      username: "benvolio",
+      password: prosody.password,
+    });
+    xmpp.reconnect.stop();
+    xmpp.on("error", () => {});
+    let dropped = false;
+    xmpp.on("disconnect", () => {
+      dropped = true;
+    });
+    await xmpp.start();
+    await streamManagementSettled(xmpp);
+    expect(xmpp.streamManagement.enabled).toBe(true);
+    // Initial presence: the server answers with presence stanzas of its own, then asks for acks.
+    const link = fromXmppClient(xmpp);
+    await xmpp.send(xml("presence"));
+    // Subscription traffic: probes answered by the server, roster pushes.
+    await xmpp.send(xml("presence", { to: "juliet@capulet.lit", type: "subscribe" }));
+    await xmpp.send(xml("presence", { to: "romeo@montague.lit", type: "subscribe" }));
+    for (let i = 0; i < 20; i++)
+      await link.request(xml("iq", { type: "get" }, xml("ping", { xmlns: "urn:xmpp:ping" })));
+    await xmpp.send(xml("r", { xmlns: NS.SM }));
+    await new Promise((r) => setTimeout(r, 500));
+    expect(dropped).toBe(false);
+    await xmpp.stop();
   });
 });

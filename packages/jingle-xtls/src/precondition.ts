@@ -41,6 +41,13 @@ export interface XtlsSecurityOptions {
   /** Our identity, the trust store, session tickets. */
   readonly engine: TlsEngine;
   readonly handshakeTimeoutMs?: number;
+  /**
+   * Consulted when a peer announces a certificate we have not pinned: may establish trust
+   * another way and pin it (e.g. `pepResolver` of @xtls/pubkey: a device certificate signed
+   * by the person's verified user certificate). Resolve true when the store now trusts it.
+   * The TLS handshake still checks the certificate actually presented.
+   */
+  readonly resolve?: (peer: string, fingerprint: Fingerprint) => Promise<boolean>;
 }
 
 /** The secure channel of an established session (a SecuredStream with TLS details). */
@@ -160,7 +167,8 @@ export class XtlsSecurity implements SecurityMethod {
     const entries = await store.entries(peer);
     if (fingerprint.algo !== "sha-256") return entries.some((e) => e.state !== "revoked");
     if (entries.some((e) => e.state === "revoked" && e.fingerprint === fingerprint.hex)) return false;
-    return entries.some((e) => e.state !== "revoked" && e.fingerprint === fingerprint.hex);
+    if (entries.some((e) => e.state !== "revoked" && e.fingerprint === fingerprint.hex)) return true;
+    return (await this.#options.resolve?.(peer, fingerprint).catch(() => false)) ?? false;
   }
 
   async #secure(

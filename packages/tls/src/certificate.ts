@@ -49,6 +49,12 @@ export interface CertificateOptions {
   jid: string;
   /** Default 3650 days: pinned keys, like ssh host keys, are trusted by key, not by date. */
   validityDays?: number;
+  /** Start of validity. Default: one hour ago (slack for peers whose clocks run behind). */
+  notBefore?: Date;
+  /** End of validity; overrides `validityDays`. */
+  notAfter?: Date;
+  /** The subject's common name. Default: the bare JID (e.g. a CA's name instead). */
+  commonName?: string;
   /** Sign with this issuer instead of self-signing (e.g. a user certificate signing a device). */
   issuer?: { readonly certificate: X509Certificate; readonly privateKey: KeyObject };
   /** Whether the new certificate may sign others (user certificates). */
@@ -116,7 +122,7 @@ export function createCertificate(options: CertificateOptions): CreatedCertifica
   // A leading 0x00 made about 1 certificate in 128 unparseable by OpenSSL.
   serial[0] = (serial[0]! & 0x7f) | 0x01;
   const signature = new AlgorithmIdentifier({ algorithm: OID_ECDSA_SHA256 });
-  const subject = commonName(jid);
+  const subject = commonName(options.commonName ?? jid);
   const issuerName = options.issuer
     ? AsnConvert.parse(options.issuer.certificate.raw, Certificate).tbsCertificate.subject
     : subject;
@@ -131,8 +137,8 @@ export function createCertificate(options: CertificateOptions): CreatedCertifica
     subject,
     // One hour of slack for peers whose clocks run behind.
     validity: new Validity({
-      notBefore: new Date(now - 3600_000),
-      notAfter: new Date(now + (options.validityDays ?? 3650) * 86_400_000),
+      notBefore: options.notBefore ?? new Date(now - 3600_000),
+      notAfter: options.notAfter ?? new Date(now + (options.validityDays ?? 3650) * 86_400_000),
     }),
     subjectPublicKeyInfo: AsnConvert.parse(
       publicKey.export({ type: "spki", format: "der" }),

@@ -88,3 +88,166 @@ export class TruncationError extends SecurityError {
     );
   }
 }
+
+/**
+ * TOFU ("leap of faith") found a different certificate than the one(s) already known
+ * for this JID — what ssh reports as "REMOTE HOST IDENTIFICATION HAS CHANGED".
+ */
+export class CertificateChangedError extends UntrustedCertificateError {
+  /** The fingerprints we knew for the peer (any state). */
+  readonly previous: readonly string[];
+  /** The fingerprint of the certificate the peer presented now. */
+  readonly presented: string;
+
+  constructor(peerJid: string, presented: string, previous: readonly string[]) {
+    super(peerJid, presented, previous);
+    this.message =
+      `the certificate of ${peerJid} has CHANGED: it was ${previous.join(" or ")}, now it is ${presented}. ` +
+      "Someone could be in the middle (possible man-in-the-middle), or the peer replaced its certificate. " +
+      "The new certificate was not trusted; verify it out of band (password, short authentication string) " +
+      "or remove the old entry from the trust store deliberately.";
+    this.previous = previous;
+    this.presented = presented;
+  }
+}
+
+/** Which authentication ran inside the tunnel. */
+export type InTunnelMethod = "srp" | "sas";
+
+/** Who noticed the failure: this side, or the peer (it told us with an abort message). */
+export type DetectedBy = "local" | "peer";
+
+/**
+ * The reasons an in-tunnel authentication ends early; each is one octet in the ABORT
+ * message (README "In-tunnel authentication").
+ */
+export type AuthFailureReason =
+  | "bad-proof"
+  | "declined"
+  | "too-many-attempts"
+  | "pairing-disabled"
+  | "cancelled"
+  | "certificate-refused"
+  | "protocol-error"
+  | "commitment-mismatch";
+
+/**
+ * The in-tunnel authentication (`srp` or `sas`) failed. No application byte was
+ * exchanged and nothing was pinned. Never carries a password or a code.
+ */
+export class PeerAuthenticationError extends SecurityError {
+  readonly method: InTunnelMethod;
+  readonly peerJid: string;
+  readonly detectedBy: DetectedBy;
+  readonly reason: AuthFailureReason;
+
+  constructor(
+    code: string,
+    message: string,
+    init: { method: InTunnelMethod; peerJid: string; detectedBy: DetectedBy; reason: AuthFailureReason },
+    options?: { cause?: unknown },
+  ) {
+    super(code, message, options);
+    this.method = init.method;
+    this.peerJid = init.peerJid;
+    this.detectedBy = init.detectedBy;
+    this.reason = init.reason;
+  }
+}
+
+/**
+ * SRP proofs did not match: the two sides used different passwords, or someone is in
+ * the middle (a relay has two TLS sessions, so the session binding differs).
+ */
+export class SrpAuthenticationError extends PeerAuthenticationError {
+  constructor(peerJid: string, detectedBy: DetectedBy) {
+    super(
+      "srp-failed",
+      `password authentication with ${peerJid} failed${
+        detectedBy === "peer" ? " (the peer rejected our proof)" : ""
+      }: the passwords differ, or someone is in the middle (possible man-in-the-middle). ` +
+        "Nothing was exchanged and nothing was trusted; check the password with the peer and try again.",
+      { method: "srp", peerJid, detectedBy, reason: "bad-proof" },
+    );
+  }
+}
+
+/** A user said the short authentication strings differ (or did not confirm them). */
+export class SasMismatchError extends PeerAuthenticationError {
+  constructor(peerJid: string, detectedBy: DetectedBy) {
+    super(
+      "sas-declined",
+      `${detectedBy === "local" ? "the short authentication string was not confirmed" : `${peerJid}'s user did not confirm the short authentication string`}: ` +
+        "if the codes differed, someone is in the middle (possible man-in-the-middle). Nothing was exchanged and nothing was trusted.",
+      { method: "sas", peerJid, detectedBy, reason: "declined" },
+    );
+  }
+}
+
+/** Too many failed password attempts with this peer: wait before trying again. */
+export class TooManyAttemptsError extends PeerAuthenticationError {
+  /** How long until the next attempt is allowed (0 when unknown). */
+  readonly retryAfterMs: number;
+
+  constructor(peerJid: string, retryAfterMs: number, detectedBy: DetectedBy, detail?: string) {
+    const secs = Math.ceil(retryAfterMs / 1000);
+    super(
+      "too-many-attempts",
+      `${detail ?? `too many failed password attempts with ${peerJid}`}${
+        detectedBy === "peer" ? " (refused by the peer)" : ""
+      }; try again${secs > 0 ? ` in ${secs} s` : " later"}`,
+      { method: "srp", peerJid, detectedBy, reason: "too-many-attempts" },
+    );
+    this.retryAfterMs = retryAfterMs;
+  }
+}
+
+/** The device is not in pairing mode (draft §5.2: a button press enables it). */
+export class PairingDisabledError extends PeerAuthenticationError {
+  constructor(peerJid: string, detectedBy: DetectedBy) {
+    super(
+      "pairing-disabled",
+      detectedBy === "local"
+        ? `refused a password pairing with ${peerJid}: pairing mode is not enabled on this device`
+        : `${peerJid} is not in pairing mode: enable pairing on the device (e.g. press its pairing button) and try again`,
+      { method: "srp", peerJid, detectedBy, reason: "pairing-disabled" },
+    );
+  }
+}
+
+/** No password was given, the prompt was dismissed, or the peer gave up. */
+export class AuthenticationCancelledError extends PeerAuthenticationError {
+  constructor(
+    method: InTunnelMethod,
+    peerJid: string,
+    detectedBy: DetectedBy,
+    detail?: string,
+    options?: { cause?: unknown },
+  ) {
+    super(
+      "auth-cancelled",
+      `${method === "srp" ? "password" : "short authentication string"} authentication with ${peerJid} was cancelled ${
+        detectedBy === "local" ? "here" : "by the peer"
+      }${detail ? ` (${detail})` : ""}`,
+      { method, peerJid, detectedBy, reason: "cancelled" },
+      options,
+    );
+  }
+}
+
+/** The in-tunnel messages were malformed, out of order, or the peer refused our certificate. */
+export class AuthProtocolError extends PeerAuthenticationError {
+  constructor(
+    method: InTunnelMethod,
+    peerJid: string,
+    detectedBy: DetectedBy,
+    reason: AuthFailureReason,
+    detail: string,
+  ) {
+    super(
+      "auth-protocol-error",
+      `${method} authentication with ${peerJid} failed${detectedBy === "peer" ? " at the peer" : ""}: ${detail}`,
+      { method, peerJid, detectedBy, reason },
+    );
+  }
+}

@@ -1,3 +1,13 @@
+export { type AssessInput, assessPeer, type PeerAssessment } from "./assess.js";
+export { type Attempt, AttemptLimiter, type AttemptLimiterOptions } from "./attempt-limiter.js";
+export {
+  ABORT_REASON_CODES,
+  AUTH_PROTOCOL_VERSION,
+  encodeAbort,
+  encodeFrame,
+  MAX_FRAME_BODY,
+  MessageType,
+} from "./auth-wire.js";
 export {
   type CertificateOptions,
   type CreatedCertificate,
@@ -7,10 +17,21 @@ export {
 } from "./certificate.js";
 export {
   AdvertisedFingerprintMismatchError,
+  AuthenticationCancelledError,
+  type AuthFailureReason,
+  AuthProtocolError,
+  CertificateChangedError,
+  type DetectedBy,
+  type InTunnelMethod,
+  PairingDisabledError,
+  PeerAuthenticationError,
   PeerJidMismatchError,
+  SasMismatchError,
   SecurityError,
+  SrpAuthenticationError,
   TlsChannelError,
   TlsHandshakeError,
+  TooManyAttemptsError,
   TruncationError,
   UntrustedCertificateError,
 } from "./errors.js";
@@ -35,6 +56,23 @@ export {
   saveIdentity,
 } from "./identity.js";
 export {
+  generatePairingCode,
+  type PairingCodeOptions,
+  PairingMode,
+  type PairingModeOptions,
+} from "./pairing.js";
+export {
+  deriveSas,
+  runSas,
+  SAS_EMOJI,
+  SAS_EXPORTER_LABEL,
+  type SasAuth,
+  type SasConfirmRequest,
+  type SasEmoji,
+  type ShortAuthenticationString,
+  sasCommitment,
+} from "./sas.js";
+export {
   type ChannelRole,
   DEFAULT_CIPHER_SUITES,
   DEFAULT_HANDSHAKE_TIMEOUT_MS,
@@ -46,7 +84,20 @@ export {
   type SecureOptions,
   type TlsEngine,
 } from "./secure-channel.js";
+export { bindingDigest, type SessionBinding } from "./session-binding.js";
 export { type CachedSession, SessionCache, type SessionCacheOptions } from "./session-cache.js";
+export {
+  DEFAULT_AUTH_TIMEOUT_MS,
+  type PasswordRequest,
+  SRP_EXPORTER_LABEL,
+  SRP_GROUP,
+  type SrpAuth,
+  srpClientProof,
+  srpIdentity,
+  srpPasswordOctets,
+  srpServerProof,
+} from "./srp.js";
+export { type CaConfirmRequest, type CaPolicy, type CaVerdict, verifyCaIssued } from "./trust-anchors.js";
 export {
   FileTrustStore,
   type FileTrustStoreOptions,
@@ -62,7 +113,10 @@ export {
 } from "./trust-store.js";
 export {
   type ChannelAuth,
+  checkPresentedCertificate,
   type PeerIdentity,
+  type PeerTrust,
+  type PresentedCertificate,
   type VerifyInput,
   verifyPeerCertificate,
   type X509Auth,

@@ -4,7 +4,9 @@
  *
  * The initiator is the TLS client and the responder the TLS server, whoever opened
  * the carrier. The server always requests the client's certificate. Both sides verify
- * the peer ({@link verifyPeerCertificate}) before the channel is handed out, so not a
+ * the peer before the channel is handed out — by certificate ({@link verifyPeerCertificate}:
+ * pinned, trusted, CA-issued, or TOFU by explicit policy), or, for a first contact, by
+ * `srp` or `sas` run inside the tunnel (README "In-tunnel authentication") — so not a
  * byte of application data is read from or written to an unauthenticated peer.
  *
  * Node 20 pitfalls handled here, all measured (DESIGN.md):
@@ -21,12 +23,38 @@
 import { randomBytes } from "node:crypto";
 import type { Duplex } from "node:stream";
 import tls, { type TLSSocket } from "node:tls";
-import { deadline, XtlsError } from "@xtls/core";
-import { SecurityError, TlsChannelError, TlsHandshakeError, TruncationError } from "./errors.js";
+import { type Deadline, deadline, XtlsError } from "@xtls/core";
+import { assessPeer, type PeerAssessment } from "./assess.js";
+import { AttemptLimiter } from "./attempt-limiter.js";
+import { AuthWire } from "./auth-wire.js";
+import {
+  AdvertisedFingerprintMismatchError,
+  AuthenticationCancelledError,
+  type AuthFailureReason,
+  PeerAuthenticationError,
+  PeerJidMismatchError,
+  SecurityError,
+  TlsChannelError,
+  TlsHandshakeError,
+  TooManyAttemptsError,
+  TruncationError,
+  UntrustedCertificateError,
+} from "./errors.js";
+import type { Fingerprint } from "./fingerprint.js";
 import type { Identity } from "./identity.js";
+import { runSas, SAS_EXPORTER_LABEL, type SasAuth } from "./sas.js";
+import { EXPORTER_OCTETS, type SessionBinding } from "./session-binding.js";
 import { SessionCache } from "./session-cache.js";
+import { DEFAULT_AUTH_TIMEOUT_MS, runSrp, SRP_EXPORTER_LABEL, type SrpAuth } from "./srp.js";
+import type { CaPolicy } from "./trust-anchors.js";
 import type { TrustStore } from "./trust-store.js";
-import { type ChannelAuth, type PeerIdentity, verifyPeerCertificate } from "./verify.js";
+import {
+  type ChannelAuth,
+  checkPresentedCertificate,
+  type PeerIdentity,
+  verifyPeerCertificate,
+  type X509Auth,
+} from "./verify.js";
 
 export type ChannelRole = "initiator" | "responder";
 
@@ -44,10 +72,20 @@ export interface SecureOptions {
   readonly localJid: string;
   /** The peer's full JID. */
   readonly peerJid: string;
-  /** How to authenticate the peer. Default: `x509` against the engine's trust store. */
+  /**
+   * How to authenticate the peer. Default: `x509` against the engine's trust store.
+   * `srp` and `sas` run inside the tunnel before the channel is returned.
+   */
   readonly auth?: ChannelAuth;
   readonly signal?: AbortSignal;
+  /** The TLS handshake itself. Default: the engine's (30 s). */
   readonly handshakeTimeoutMs?: number;
+  /**
+   * Everything after the TLS handshake until the channel is returned: verification,
+   * CA prompts, the `srp`/`sas` exchange with its prompts. Default: `auth.timeoutMs`,
+   * then the engine's `authTimeoutMs` (120 s).
+   */
+  readonly authTimeoutMs?: number;
   /** Offer a cached session ticket (initiator). Default true. */
   readonly resume?: boolean;
   /**
@@ -85,6 +123,12 @@ export interface TlsEngine {
   /** Where the engine looks up trusted fingerprints, if it has a store. */
   readonly trustStore?: TrustStore;
   secure(carrier: Duplex, options: SecureOptions): Promise<SecureChannel>;
+  /**
+   * Before the handshake, for signalling: can `x509` be expected to authenticate this
+   * peer (whose advertised fingerprint, if any, is given), or is a bootstrap (`srp`,
+   * `sas`) needed? See {@link PeerAssessment}.
+   */
+  assessPeer?(peerJid: string, advertised?: Fingerprint | string, auth?: X509Auth): Promise<PeerAssessment>;
 }
 
 export interface NodeTlsEngineOptions {
@@ -97,6 +141,87 @@ export interface NodeTlsEngineOptions {
   readonly sessionTimeoutSeconds?: number;
   readonly cipherSuites?: readonly string[];
   readonly handshakeTimeoutMs?: number;
+  /** Default for {@link SecureOptions.authTimeoutMs}: 120 s (people type passwords). */
+  readonly authTimeoutMs?: number;
+  /**
+   * Trust on first use for `x509` ("leap of faith"). Off by default: on first contact
+   * it trusts whoever answers, a man in the middle included. `auth.tofu` overrides.
+   */
+  readonly tofu?: boolean;
+  /** Trust anchors for CA-issued peer certificates (`auth.ca` overrides). */
+  readonly ca?: CaPolicy;
+  /** Password attempt limits per peer for `srp`; default: a limiter with default settings. */
+  readonly attemptLimiter?: AttemptLimiter;
+}
+
+/** Whether the in-tunnel authentication methods run (as opposed to certificate checks only). */
+function isInTunnel(auth: ChannelAuth): auth is SrpAuth | SasAuth {
+  return auth.method === "srp" || auth.method === "sas";
+}
+
+/** What we tell the peer in an ABORT when we fail during the in-tunnel phase. */
+function abortReasonFor(error: unknown): { reason: AuthFailureReason; retryAfterMs?: number } | undefined {
+  if (error instanceof PeerAuthenticationError) {
+    if (error.detectedBy === "peer") return undefined;
+    return {
+      reason: error.reason,
+      ...(error instanceof TooManyAttemptsError ? { retryAfterMs: error.retryAfterMs } : {}),
+    };
+  }
+  if (
+    error instanceof UntrustedCertificateError ||
+    error instanceof PeerJidMismatchError ||
+    error instanceof AdvertisedFingerprintMismatchError
+  ) {
+    return { reason: "certificate-refused" };
+  }
+  if (error instanceof TlsChannelError || error instanceof TruncationError) return undefined;
+  return { reason: "cancelled" };
+}
+
+const ABORT_LINGER_MS = 1000;
+
+/**
+ * After an ABORT: close_notify, then give the peer a moment to read the ABORT and
+ * close its side, so it fails with the reason rather than with a cut-off channel.
+ */
+async function lingerAfterAbort(socket: TLSSocket, sent: Promise<void>): Promise<void> {
+  if (socket.destroyed) return;
+  let timer: NodeJS.Timeout | undefined;
+  const budget = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, ABORT_LINGER_MS);
+    timer.unref();
+  });
+  const closed = new Promise<void>((resolve) => socket.once("close", () => resolve()));
+  try {
+    await Promise.race([sent, budget]);
+    if (!socket.destroyed && !socket.writableEnded) socket.end();
+    await Promise.race([closed, budget]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Rejects when the established TLS socket fails or closes before the channel is handed out. */
+function socketFailure(socket: TLSSocket, peerJid: string): { promise: Promise<never>; dispose(): void } {
+  let onError: ((error: Error) => void) | undefined;
+  let onClose: (() => void) | undefined;
+  const promise = new Promise<never>((_, reject) => {
+    onError = (error) => reject(channelError(error, peerJid));
+    onClose = () =>
+      reject(new TlsChannelError(`the secure channel with ${peerJid} closed before it was authenticated`));
+    socket.on("error", onError);
+    socket.once("close", onClose);
+  });
+  promise.catch(() => {});
+  return {
+    promise,
+    dispose() {
+      // The error listener stays until the channel installs its own: an 'error' with
+      // no listener would crash the process.
+      if (onClose) socket.off("close", onClose);
+    },
+  };
 }
 
 /**
@@ -252,8 +377,13 @@ export class NodeTlsEngine implements TlsEngine {
   readonly identity: Identity;
   readonly trustStore: TrustStore | undefined;
   readonly sessionCache: SessionCache | undefined;
+  /** Password attempts per peer (`srp`), shared by every session of this engine. */
+  readonly attemptLimiter: AttemptLimiter;
   readonly #ciphers: string;
   readonly #handshakeTimeoutMs: number;
+  readonly #authTimeoutMs: number;
+  readonly #tofu: boolean;
+  readonly #ca: CaPolicy | undefined;
   readonly #sessionTimeout: number;
   readonly #ticketKeys = randomBytes(48);
   readonly #clientContext: tls.SecureContext;
@@ -266,6 +396,10 @@ export class NodeTlsEngine implements TlsEngine {
       options.sessionCache === false ? undefined : (options.sessionCache ?? new SessionCache());
     this.#ciphers = (options.cipherSuites ?? DEFAULT_CIPHER_SUITES).join(":");
     this.#handshakeTimeoutMs = options.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS;
+    this.#authTimeoutMs = options.authTimeoutMs ?? DEFAULT_AUTH_TIMEOUT_MS;
+    this.#tofu = options.tofu ?? false;
+    this.#ca = options.ca;
+    this.attemptLimiter = options.attemptLimiter ?? new AttemptLimiter();
     this.#sessionTimeout = options.sessionTimeoutSeconds ?? 7200;
     const common = {
       key: this.identity.privateKeyPem,
@@ -288,20 +422,28 @@ export class NodeTlsEngine implements TlsEngine {
   async secure(carrier: Duplex, options: SecureOptions): Promise<SecureChannel> {
     const guard = new CarrierGuard(carrier);
     const auth: ChannelAuth = options.auth ?? { method: "x509" };
+    const inTunnel = isInTunnel(auth);
     const timeoutMs = options.handshakeTimeoutMs ?? this.#handshakeTimeoutMs;
     const d = deadline(`the TLS handshake with ${options.peerJid}`, timeoutMs, options.signal);
     const cacheKey = SessionCache.key(this.identity.fingerprint, options.peerJid);
+    // Aborted when we fail: tells password/SAS/CA prompts that nobody waits any more.
+    const prompts = new AbortController();
+    let authDeadline: Deadline | undefined;
+    let socketGone: ReturnType<typeof socketFailure> | undefined;
     let socket: TLSSocket | undefined;
+    let wire: AuthWire | undefined;
     try {
       const established =
         options.role === "initiator"
-          ? this.#connect(carrier, cacheKey, options.resume !== false, (s) => {
+          ? // A bootstrap always runs a full handshake: it is about these certificates.
+            this.#connect(carrier, cacheKey, options.resume !== false && !inTunnel, (s) => {
               socket = s;
             })
           : this.#accept(carrier, (s) => {
               socket = s;
             });
       const result = await Promise.race([established, guard.failure(), d.promise]);
+      d.dispose();
       socket = result.socket;
       const tlsSocket = result.socket;
       // Not half-open: answer the peer's close_notify with ours once our queued writes
@@ -309,15 +451,30 @@ export class NodeTlsEngine implements TlsEngine {
       guard.watch(tlsSocket, () => {
         if (!options.allowHalfOpen && !tlsSocket.writableEnded && !tlsSocket.destroyed) tlsSocket.end();
       });
+      socketGone = socketFailure(tlsSocket, options.peerJid);
+      authDeadline = deadline(
+        `authenticating ${options.peerJid}`,
+        options.authTimeoutMs ?? (inTunnel ? auth.timeoutMs : undefined) ?? this.#authTimeoutMs,
+        options.signal,
+      );
+      const authenticated = inTunnel
+        ? this.#bootstrap(tlsSocket, result.peerDer, auth, options, prompts.signal, (w) => {
+            wire = w;
+          })
+        : verifyPeerCertificate({
+            peerJid: options.peerJid,
+            certificateDer: result.peerDer,
+            auth,
+            trustStore: this.trustStore,
+            tofu: this.#tofu,
+            ...(this.#ca ? { ca: this.#ca } : {}),
+            signal: prompts.signal,
+          });
       const peer = await Promise.race([
-        verifyPeerCertificate({
-          peerJid: options.peerJid,
-          certificateDer: result.peerDer,
-          auth,
-          trustStore: this.trustStore,
-        }),
+        authenticated,
         guard.failure(),
-        d.promise,
+        socketGone.promise,
+        authDeadline.promise,
       ]);
       if (options.role === "initiator" && this.sessionCache)
         this.#rememberTickets(result.socket, cacheKey, result.peerDer);
@@ -328,14 +485,93 @@ export class NodeTlsEngine implements TlsEngine {
         resumed: result.resumed,
       });
     } catch (error) {
+      prompts.abort(error);
       const typed = handshakeError(error, options.peerJid);
       if (typed instanceof SecurityError && options.role === "initiator") this.sessionCache?.delete(cacheKey);
-      socket?.destroy();
+      const abort = wire && !wire.aborted ? abortReasonFor(typed) : undefined;
+      if (wire && abort && socket) {
+        await lingerAfterAbort(socket, wire.abort(abort.reason, abort.retryAfterMs));
+      }
+      (socket as TLSSocket | undefined)?.destroy();
       carrier.destroy();
       throw typed;
     } finally {
       d.dispose();
+      authDeadline?.dispose();
+      socketGone?.dispose();
     }
+  }
+
+  /** Before the handshake: what `x509` can be expected to do for this peer. */
+  assessPeer(peerJid: string, advertised?: Fingerprint | string, auth?: X509Auth): Promise<PeerAssessment> {
+    const ca = auth?.ca === false ? undefined : (auth?.ca ?? this.#ca);
+    return assessPeer({
+      peerJid,
+      advertised,
+      trustStore: auth?.trustStore ?? this.trustStore,
+      pinned: auth?.pinned,
+      tofu: auth?.tofu ?? this.#tofu,
+      ca: ca !== undefined,
+    });
+  }
+
+  /**
+   * `srp` or `sas` inside the established tunnel: the certificate must still name the
+   * peer (and match the advertised fingerprint, and not be revoked), but need not be
+   * trusted yet; the exchange proves it, then both sides pin each other as verified.
+   */
+  async #bootstrap(
+    socket: TLSSocket,
+    peerDer: Buffer,
+    auth: SrpAuth | SasAuth,
+    options: SecureOptions,
+    signal: AbortSignal,
+    wireCreated: (wire: AuthWire) => void,
+  ): Promise<PeerIdentity> {
+    const wire = new AuthWire(socket, auth.method, options.peerJid);
+    wireCreated(wire);
+    const store = auth.trustStore ?? this.trustStore;
+    const presented = await checkPresentedCertificate(options.peerJid, peerDer, auth.advertised, store);
+    const initiator = options.role === "initiator";
+    const exporterLabel = auth.method === "srp" ? SRP_EXPORTER_LABEL : SAS_EXPORTER_LABEL;
+    const binding: SessionBinding = {
+      initiatorJid: initiator ? options.localJid : options.peerJid,
+      responderJid: initiator ? options.peerJid : options.localJid,
+      initiatorFingerprint: initiator ? this.identity.fingerprint : presented.fingerprint,
+      responderFingerprint: initiator ? presented.fingerprint : this.identity.fingerprint,
+      exporter: socket.exportKeyingMaterial(EXPORTER_OCTETS, exporterLabel, Buffer.alloc(0)),
+    };
+    const ctx = {
+      wire,
+      role: options.role,
+      peerJid: options.peerJid,
+      peerFingerprint: presented.fingerprint,
+      binding,
+      signal,
+    };
+    try {
+      if (auth.method === "srp") await runSrp(auth, auth.limiter ?? this.attemptLimiter, ctx);
+      else await runSas(auth, ctx);
+    } catch (error) {
+      if (error instanceof XtlsError) throw error;
+      // A prompt callback threw. Its message is the application's and could quote the
+      // password, so it is kept as the cause only.
+      throw new AuthenticationCancelledError(auth.method, options.peerJid, "local", "the prompt failed", {
+        cause: error,
+      });
+    }
+    wire.release();
+    const entry = store
+      ? await store.pin(presented.peerBare, presented.fingerprint, { state: "verified", method: auth.method })
+      : undefined;
+    return {
+      jid: options.peerJid,
+      bareJid: presented.peerBare,
+      fingerprint: presented.fingerprint,
+      certificateDer: peerDer,
+      xmppAddrs: presented.xmppAddrs,
+      trust: { source: auth.method, ...(entry ? { entry } : {}) },
+    };
   }
 
   #connect(
@@ -416,6 +652,9 @@ export function openSecureChannel(
     trustStore: options.trustStore,
     sessionCache: options.sessionCache ?? false,
     cipherSuites: options.cipherSuites,
+    tofu: options.tofu,
+    ...(options.ca ? { ca: options.ca } : {}),
+    ...(options.attemptLimiter ? { attemptLimiter: options.attemptLimiter } : {}),
   });
   return engine.secure(carrier, options);
 }

@@ -3,7 +3,7 @@
  * list of fingerprints with a state (`verified`, `tofu`, `revoked`), the method that
  * established it, and timestamps.
  */
-import { mkdir, open, readFile, rename, stat, unlink, writeFile } from "node:fs/promises";
+import { mkdir, open, readFile, rename, stat, unlink } from "node:fs/promises";
 import { dirname } from "node:path";
 import { bareJid, XtlsError } from "@xtls/core";
 import { parseFingerprint } from "./fingerprint.js";
@@ -209,8 +209,21 @@ export class FileTrustStore implements TrustStore {
       change(peers);
       const next: TrustFile = { format: FORMAT, version: VERSION, peers };
       const tmp = `${this.path}.${process.pid}.${Date.now()}.tmp`;
-      await writeFile(tmp, `${JSON.stringify(next, null, 2)}\n`, { mode: 0o600 });
-      await rename(tmp, this.path);
+      try {
+        // fsync before the rename: after a crash the file is the old or the new
+        // document, never an empty one (delayed allocation).
+        const handle = await open(tmp, "w", 0o600);
+        try {
+          await handle.writeFile(`${JSON.stringify(next, null, 2)}\n`);
+          await handle.sync();
+        } finally {
+          await handle.close();
+        }
+        await rename(tmp, this.path);
+      } catch (error) {
+        await unlink(tmp).catch(() => {});
+        throw error;
+      }
     } finally {
       await release();
     }

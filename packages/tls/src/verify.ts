@@ -2,24 +2,33 @@
  * Peer authentication for the `x509` method: after the TLS handshake, the certificate
  * the peer actually presented must (1) name the peer's bare JID as an XmppAddr,
  * (2) match the fingerprint the peer advertised in the cleartext negotiation, if any,
- * and (3) match a fingerprint pinned by the caller or trusted (verified or tofu, never
- * revoked) in the trust store for that bare JID.
+ * (3) not be revoked, and (4) be trusted: pinned by the caller, trusted (verified or
+ * tofu) in the trust store for that bare JID, issued by a configured CA (policy
+ * "accept" or "ask"), or — only with the explicit TOFU policy — the first certificate
+ * ever seen for that JID.
  *
  * Threat: a man in the middle (a malicious or compromised server) relays the
  * negotiation and runs its own TLS sessions with each side. It can rewrite the
  * advertised fingerprints, but it cannot present a certificate whose fingerprint is
- * pinned for the peer without the peer's private key; check (3) is what stops it.
- * Check (1) stops a trusted friend's certificate being replayed for another JID.
+ * pinned for the peer without the peer's private key; check (4) is what stops it.
+ * Check (1) stops a trusted friend's (or a CA-issued) certificate being replayed for
+ * another JID. TOFU is off by default because on first contact it trusts whoever
+ * answers — the man in the middle included; once something is pinned, a different
+ * certificate is refused loudly (CertificateChangedError), never re-pinned.
  */
-import type { X509Certificate } from "node:crypto";
+import { X509Certificate } from "node:crypto";
 import { bareJid } from "@xtls/core";
 import { xmppAddrsOf } from "./certificate.js";
 import {
   AdvertisedFingerprintMismatchError,
+  CertificateChangedError,
   PeerJidMismatchError,
   UntrustedCertificateError,
 } from "./errors.js";
 import { certificateMatches, fingerprintOf, tryParseFingerprint } from "./fingerprint.js";
+import type { SasAuth } from "./sas.js";
+import type { SrpAuth } from "./srp.js";
+import { type CaPolicy, verifyCaIssued } from "./trust-anchors.js";
 import type { TrustEntry, TrustStore } from "./trust-store.js";
 
 export interface X509Auth {
@@ -30,9 +39,34 @@ export interface X509Auth {
   readonly trustStore?: TrustStore;
   /** What the peer advertised in signalling: a hint, checked against the real certificate. */
   readonly advertised?: string;
+  /**
+   * Trust on first use ("leap of faith"): pin the certificate with state `tofu` when
+   * nothing at all is known for the peer. Default: the engine's `tofu` (itself false).
+   */
+  readonly tofu?: boolean;
+  /** Trust anchors for CA-issued certificates; `false` disables the engine's. */
+  readonly ca?: CaPolicy | false;
 }
 
-export type ChannelAuth = X509Auth;
+/**
+ * How to authenticate the peer: `x509` (pinned, trusted, CA-issued or TOFU
+ * certificates), or a bootstrap inside the tunnel before any application byte: `srp`
+ * (a one-time password) or `sas` (users compare a short code).
+ */
+export type ChannelAuth = X509Auth | SrpAuth | SasAuth;
+
+/** Why the peer is trusted. */
+export type PeerTrust =
+  /** A fingerprint the caller passed in `auth.pinned`. */
+  | { readonly source: "pinned" }
+  /** An existing trust-store entry (verified or tofu). */
+  | { readonly source: "trust-store"; readonly entry: TrustEntry }
+  /** TOFU: first contact, pinned now with state `tofu`. */
+  | { readonly source: "tofu"; readonly entry: TrustEntry }
+  /** Issued by a configured trust anchor; pinned now with method `ca` when there is a store. */
+  | { readonly source: "ca"; readonly anchorFingerprint: string; readonly entry?: TrustEntry }
+  /** Proved by a password or a confirmed short code in this session; pinned as verified. */
+  | { readonly source: "srp" | "sas"; readonly entry?: TrustEntry };
 
 /** Who the peer is, once verified. */
 export interface PeerIdentity {
@@ -43,26 +77,47 @@ export interface PeerIdentity {
   readonly fingerprint: string;
   readonly certificateDer: Buffer;
   readonly xmppAddrs: readonly string[];
-  /** What made it trusted: a fingerprint the caller pinned, or a trust-store entry. */
-  readonly trust:
-    | { readonly source: "pinned" }
-    | { readonly source: "trust-store"; readonly entry: TrustEntry };
+  /** What made it trusted. */
+  readonly trust: PeerTrust;
 }
 
 export interface VerifyInput {
   readonly peerJid: string;
   readonly certificateDer: Buffer;
-  readonly auth: ChannelAuth;
+  readonly auth: X509Auth;
   /** The engine's trust store, used when `auth.trustStore` is not given. */
   readonly trustStore?: TrustStore;
   readonly certificate?: X509Certificate;
+  /** The engine's TOFU default (`auth.tofu` wins). */
+  readonly tofu?: boolean;
+  /** The engine's trust anchors (`auth.ca` wins). */
+  readonly ca?: CaPolicy;
+  /** Passed to the CA "ask" prompt. */
+  readonly signal?: AbortSignal;
 }
 
-export async function verifyPeerCertificate(input: VerifyInput): Promise<PeerIdentity> {
-  const { peerJid, certificateDer: der, auth } = input;
+/** The checks every method makes on the presented certificate before trusting it. */
+export interface PresentedCertificate {
+  readonly peerBare: string;
+  readonly fingerprint: string;
+  readonly xmppAddrs: readonly string[];
+  /** All trust-store entries of the peer's bare JID (any state). */
+  readonly entries: readonly TrustEntry[];
+}
+
+/**
+ * Checks (1)–(3): the certificate names the peer's bare JID, matches what the peer
+ * advertised (if anything), and is not revoked. Every method runs these first;
+ * `srp` and `sas` then prove the rest inside the tunnel.
+ */
+export async function checkPresentedCertificate(
+  peerJid: string,
+  der: Buffer,
+  advertised: string | undefined,
+  store: TrustStore | undefined,
+): Promise<PresentedCertificate> {
   const peerBare = bareJid(peerJid);
   const fingerprint = fingerprintOf(der);
-
   const xmppAddrs = xmppAddrsOf(der);
   const named = xmppAddrs.map((a) => {
     try {
@@ -73,20 +128,30 @@ export async function verifyPeerCertificate(input: VerifyInput): Promise<PeerIde
   });
   if (!named.includes(peerBare)) throw new PeerJidMismatchError(peerJid, xmppAddrs);
 
-  if (auth.advertised !== undefined) {
-    const advertised = tryParseFingerprint(auth.advertised);
-    if (!advertised || !certificateMatches(der, advertised)) {
-      throw new AdvertisedFingerprintMismatchError(peerJid, auth.advertised, fingerprint);
+  if (advertised !== undefined) {
+    const parsed = tryParseFingerprint(advertised);
+    if (!parsed || !certificateMatches(der, parsed)) {
+      throw new AdvertisedFingerprintMismatchError(peerJid, advertised, fingerprint);
     }
   }
 
-  const store = auth.trustStore ?? input.trustStore;
   const entries = store ? await store.entries(peerBare) : [];
-  const matching = entries.filter((e) => certificateMatches(der, e.fingerprint));
-  if (matching.some((e) => e.state === "revoked")) {
+  if (entries.some((e) => e.state === "revoked" && certificateMatches(der, e.fingerprint))) {
     throw new UntrustedCertificateError(peerJid, fingerprint, [], "this certificate has been revoked");
   }
-  const identity = (trust: PeerIdentity["trust"]): PeerIdentity => ({
+  return { peerBare, fingerprint, xmppAddrs, entries };
+}
+
+export async function verifyPeerCertificate(input: VerifyInput): Promise<PeerIdentity> {
+  const { peerJid, certificateDer: der, auth } = input;
+  const store = auth.trustStore ?? input.trustStore;
+  const { peerBare, fingerprint, xmppAddrs, entries } = await checkPresentedCertificate(
+    peerJid,
+    der,
+    auth.advertised,
+    store,
+  );
+  const identity = (trust: PeerTrust): PeerIdentity => ({
     jid: peerJid,
     bareJid: peerBare,
     fingerprint,
@@ -94,13 +159,66 @@ export async function verifyPeerCertificate(input: VerifyInput): Promise<PeerIde
     xmppAddrs,
     trust,
   });
+
   if ((auth.pinned ?? []).some((p) => certificateMatches(der, p))) return identity({ source: "pinned" });
+  const matching = entries.filter((e) => e.state !== "revoked" && certificateMatches(der, e.fingerprint));
   const trusted = matching.find((e) => e.state === "verified") ?? matching.find((e) => e.state === "tofu");
   if (trusted) return identity({ source: "trust-store", entry: trusted });
+
+  let caDetail: string | undefined;
+  const ca = auth.ca === false ? undefined : (auth.ca ?? input.ca);
+  if (ca) {
+    const verdict = verifyCaIssued(der, ca);
+    if (verdict.ok) {
+      if (ca.accept !== "accept") {
+        const parsed = input.certificate ?? new X509Certificate(der);
+        const ok = await ca.accept({
+          peer: peerJid,
+          fingerprint,
+          subject: parsed.subject,
+          issuer: parsed.issuer,
+          anchorFingerprint: verdict.anchorFingerprint,
+          signal: input.signal ?? new AbortController().signal,
+        });
+        if (ok !== true) {
+          throw new UntrustedCertificateError(
+            peerJid,
+            fingerprint,
+            [],
+            "it was issued by a trusted CA, but the user did not accept it",
+          );
+        }
+      }
+      const entry = store
+        ? await store.pin(peerBare, fingerprint, { state: "verified", method: "ca" })
+        : undefined;
+      return identity({
+        source: "ca",
+        anchorFingerprint: verdict.anchorFingerprint,
+        ...(entry ? { entry } : {}),
+      });
+    }
+    caDetail = `not accepted as CA-issued: ${verdict.reason}`;
+  }
+
+  if (auth.tofu ?? input.tofu ?? false) {
+    if (!store) {
+      throw new UntrustedCertificateError(peerJid, fingerprint, [], "trust on first use needs a trust store");
+    }
+    if (entries.length > 0) {
+      throw new CertificateChangedError(
+        peerJid,
+        fingerprint,
+        entries.map((e) => e.fingerprint),
+      );
+    }
+    const entry = await store.pin(peerBare, fingerprint, { state: "tofu", method: "tofu" });
+    return identity({ source: "tofu", entry });
+  }
 
   const expected = [
     ...(auth.pinned ?? []).map((p) => tryParseFingerprint(p)?.hex ?? p),
     ...entries.filter((e) => e.state !== "revoked").map((e) => e.fingerprint),
   ];
-  throw new UntrustedCertificateError(peerJid, fingerprint, expected);
+  throw new UntrustedCertificateError(peerJid, fingerprint, expected, caDetail);
 }

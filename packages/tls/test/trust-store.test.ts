@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, readFile, writeFile } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -95,5 +95,29 @@ describe("FileTrustStore on disk", () => {
       await expect(store.pin("a@b", FP(1), { method: "manual" })).rejects.toThrow("corrupt");
       expect(await readFile(path, "utf8")).toBe(garbage);
     }
+  });
+
+  it("writes the file owner-only (0600), pretty JSON with timestamps, via rename", async () => {
+    const { dir, path } = await fresh();
+    const entry = await new FileTrustStore(path).pin("juliet@capulet.lit", FP(3), { method: "sas" });
+    expect((await stat(path)).mode & 0o777).toBe(0o600);
+    expect(Date.parse(entry.addedAt)).not.toBeNaN();
+    const doc = JSON.parse(await readFile(path, "utf8"));
+    expect(doc.peers["juliet@capulet.lit"][0]).toMatchObject({ state: "verified", method: "sas" });
+    expect(await readdir(dir)).toEqual(["trust.json"]);
+  });
+
+  it("an empty file (a crash, a bad copy) is corrupt, not an empty store", async () => {
+    const { path } = await fresh();
+    await writeFile(path, "");
+    await expect(new FileTrustStore(path).entries("a@b")).rejects.toMatchObject({
+      code: "trust-store-corrupt",
+    });
+  });
+
+  it("a file from a newer version names the version it cannot read", async () => {
+    const { path } = await fresh();
+    await writeFile(path, '{"format":"xtls-trust-store","version":2,"peers":{}}');
+    await expect(new FileTrustStore(path).all()).rejects.toThrow(/schema version 2 is not supported/);
   });
 });
