@@ -31,7 +31,7 @@ import {
   type XmppLink,
   xml,
 } from "@xtls/core";
-import type { TlsEngine } from "@xtls/tls";
+import type { ChannelAuth, SrpAuth, TlsEngine } from "@xtls/tls";
 import { IqDataCarrier } from "./carrier.js";
 import { TunnelClosedError, TunnelRefusedError } from "./errors.js";
 import { type AuthOffer, offerElement, parseOffer } from "./offer.js";
@@ -61,7 +61,18 @@ export interface IqTunnelServiceOptions {
   readonly handshakeTimeoutMs?: number;
   /** Largest stanza accepted through the tunnel. Default 1 MiB. */
   readonly maxStanzaBytes?: number;
+  /**
+   * Enables the `srp` method (XEP-0250 `<srp/>` in the offers, `method='srp'` on the first
+   * `<data/>`): first contact with a one-time password agreed out of band, asked only
+   * when a certificate cannot be verified. Never logged. On success both sides pin each
+   * other as verified (see @xtls/tls `SrpAuth`).
+   */
+  readonly askPassword?: SrpAuth["askPassword"];
+  /** More `srp` options: attempt limiter, pairing gate, timeout. */
+  readonly srp?: Omit<SrpAuth, "method" | "askPassword" | "advertised">;
 }
+
+type Method = "x509" | "srp";
 
 export interface OpenOptions {
   readonly signal?: AbortSignal;
@@ -94,6 +105,11 @@ export class IqTunnelService extends EventEmitter<IqTunnelServiceEvents> {
   readonly #options: IqTunnelServiceOptions & typeof DEFAULTS;
   readonly #tunnels = new Map<string, IqTunnel>();
   readonly #starting = new Map<string, Starting>();
+  /** Responder tunnels whose first <data/> (and so their method) has not arrived yet. */
+  readonly #awaitingFirstData = new WeakMap<
+    IqTunnel,
+    { offer: AuthOffer | undefined; methods: Set<Method> }
+  >();
   readonly #unsubscribe: Unsubscribe[] = [];
   #closed = false;
 
@@ -164,7 +180,7 @@ export class IqTunnelService extends EventEmitter<IqTunnelServiceEvents> {
     }
     const ourOffer: AuthOffer = {
       fingerprints: [this.#options.engine.identity.fingerprint],
-      srp: false,
+      srp: this.#options.askPassword !== undefined,
       insecure: false,
     };
     let proceed: Element;
@@ -193,8 +209,15 @@ export class IqTunnelService extends EventEmitter<IqTunnelServiceEvents> {
     }
     const theirOffer = parseOffer(proceed);
     // ProtoXEP: if the offers show the handshake cannot succeed, close at once. The
-    // responder names its certificate only if it can verify ours.
-    if (theirOffer && theirOffer.fingerprints.length === 0) {
+    // responder names its certificate only if it can verify ours; then x509 is possible
+    // when we can verify its certificate too. Otherwise a password both offered (srp).
+    const srpBoth = ourOffer.srp && theirOffer?.srp === true;
+    const x509Possible =
+      theirOffer === undefined ||
+      (theirOffer.fingerprints.length > 0 &&
+        (!srpBoth || (options.pinned?.length ?? 0) > 0 || (await this.#canVerify(peer, theirOffer))));
+    const method: Method | undefined = x509Possible ? "x509" : srpBoth ? "srp" : undefined;
+    if (!method) {
       void this.#sendClose(peer);
       throw new TunnelRefusedError(
         peer,
@@ -203,19 +226,19 @@ export class IqTunnelService extends EventEmitter<IqTunnelServiceEvents> {
         }),
       );
     }
-    const tunnel = this.#createTunnel(peer, "initiator");
-    await this.#handshake(tunnel, theirOffer, options);
+    const tunnel = this.#createTunnel(peer, "initiator", method);
+    await this.#handshake(tunnel, theirOffer, options, method);
     return tunnel;
   }
 
-  #createTunnel(peer: string, role: TunnelRole): IqTunnel {
+  #createTunnel(peer: string, role: TunnelRole, method: Method = "x509"): IqTunnel {
     const carrier = new IqDataCarrier({
       link: this.link,
       peerJid: peer,
       chunkSize: this.#options.chunkSize,
       window: this.#options.window,
       requestTimeoutMs: this.#options.requestTimeoutMs,
-      firstMethod: role === "initiator" ? "x509" : undefined,
+      firstMethod: role === "initiator" ? method : undefined,
     });
     const tunnel: IqTunnel = new IqTunnel({
       localJid: this.link.jid,
@@ -234,18 +257,24 @@ export class IqTunnelService extends EventEmitter<IqTunnelServiceEvents> {
     return tunnel;
   }
 
-  async #handshake(tunnel: IqTunnel, theirOffer: AuthOffer | undefined, options: OpenOptions): Promise<void> {
+  async #handshake(
+    tunnel: IqTunnel,
+    theirOffer: AuthOffer | undefined,
+    options: OpenOptions,
+    method: Method,
+  ): Promise<void> {
+    // The name in the cleartext offer is a hint; the certificate must match it.
+    const advertised = theirOffer?.fingerprints.length === 1 ? theirOffer.fingerprints[0] : undefined;
+    const auth: ChannelAuth =
+      method === "srp"
+        ? { ...this.#options.srp, method: "srp", askPassword: this.#options.askPassword!, advertised }
+        : { method: "x509", pinned: options.pinned, advertised };
     try {
       const channel = await this.#options.engine.secure(tunnel.carrier, {
         role: tunnel.role,
         localJid: this.link.jid,
         peerJid: tunnel.peerJid,
-        auth: {
-          method: "x509",
-          pinned: options.pinned,
-          // The name in the cleartext offer is a hint; the certificate must match it.
-          advertised: theirOffer?.fingerprints.length === 1 ? theirOffer.fingerprints[0] : undefined,
-        },
+        auth,
         signal: options.signal,
         handshakeTimeoutMs: this.#options.handshakeTimeoutMs,
       });
@@ -281,15 +310,25 @@ export class IqTunnelService extends EventEmitter<IqTunnelServiceEvents> {
     old?.destroy(new TunnelClosedError(peer, "the peer started a new tunnel"));
     const tunnel = this.#createTunnel(peer, "responder");
     const canVerify = await this.#canVerify(peer, offer);
-    // Handshake in the background; the first <data/> may arrive right after our reply.
-    this.#handshake(tunnel, offer, {}).then(
-      () => this.emit("tunnel", tunnel),
-      (error: Error) => this.emit("failed", { peer, error }),
-    );
+    const srp = this.#options.askPassword !== undefined && offer?.srp === true;
+    // The handshake starts with the first <data/>, whose method='…' says how to
+    // authenticate (it may arrive right after our reply).
+    this.#awaitingFirstData.set(tunnel, {
+      offer,
+      methods: new Set<Method>(srp ? ["x509", "srp"] : ["x509"]),
+    });
+    tunnel.once("close", (error) => {
+      // Closed before its first <data/>: it failed before it opened.
+      if (!this.#awaitingFirstData.delete(tunnel)) return;
+      this.emit("failed", {
+        peer,
+        error: error ?? new TunnelClosedError(peer, "closed before the handshake began"),
+      });
+    });
     // Name our certificate only if we can verify theirs (XEP-0250 §probing).
     const ours: AuthOffer = {
       fingerprints: canVerify ? [this.#options.engine.identity.fingerprint] : [],
-      srp: false,
+      srp,
       insecure: false,
     };
     return xml("proceed", { xmlns: NS.XTLS_IQ }, offer ? offerElement(ours) : null);
@@ -315,7 +354,29 @@ export class IqTunnelService extends EventEmitter<IqTunnelServiceEvents> {
       throw new StanzaError("item-not-found", { text: "no XTLS tunnel with you" });
     }
     const method = data.attrs.method;
-    if (method !== undefined && method !== "x509") {
+    const first = this.#awaitingFirstData.get(tunnel);
+    if (first) {
+      const chosen = (method ?? "x509") as Method;
+      if (!first.methods.has(chosen)) {
+        this.#awaitingFirstData.delete(tunnel);
+        tunnel.destroy(
+          new TunnelClosedError(peer, `the peer asked for method '${chosen}', which is not available`),
+        );
+        this.emit("failed", {
+          peer,
+          error: new TunnelClosedError(peer, `method '${chosen}' is not available`),
+        });
+        throw new StanzaError("not-acceptable", {
+          type: "cancel",
+          text: `method '${chosen}' is not supported`,
+        });
+      }
+      this.#awaitingFirstData.delete(tunnel);
+      this.#handshake(tunnel, first.offer, {}, chosen).then(
+        () => this.emit("tunnel", tunnel),
+        (error: Error) => this.emit("failed", { peer, error }),
+      );
+    } else if (method !== undefined && method !== "x509" && method !== "srp") {
       tunnel.destroy(
         new TunnelClosedError(peer, `the peer asked for method '${method}', which is not available`),
       );

@@ -26,7 +26,15 @@ import {
   type SecurityHandle,
   type SecurityMethod,
 } from "@xtls/jingle";
-import { certificateMatches, type Fingerprint, type SecureChannel, type TlsEngine } from "@xtls/tls";
+import {
+  type ChannelAuth,
+  certificateMatches,
+  type Fingerprint,
+  type SasAuth,
+  type SecureChannel,
+  type SrpAuth,
+  type TlsEngine,
+} from "@xtls/tls";
 import {
   parseSecurity,
   securityElement,
@@ -38,7 +46,7 @@ import {
 export const NS_XTLS_JINGLE_DRAFT = "urn:xmpp:jingle:security:xtls:1";
 
 export interface XtlsSecurityOptions {
-  /** Our identity, the trust store, session tickets. */
+  /** Our identity, the trust store, session tickets, attempt limits. */
   readonly engine: TlsEngine;
   readonly handshakeTimeoutMs?: number;
   /**
@@ -48,6 +56,21 @@ export interface XtlsSecurityOptions {
    * The TLS handshake still checks the certificate actually presented.
    */
   readonly resolve?: (peer: string, fingerprint: Fingerprint) => Promise<boolean>;
+  /**
+   * Enables the `srp` method for first contact: a one-time password agreed out of band,
+   * asked when a session with an unverified peer needs it (never logged). Answer
+   * `null` to refuse. On success both sides pin each other as verified.
+   */
+  readonly askPassword?: SrpAuth["askPassword"];
+  /** Attempt limits, pairing gate etc. of the `srp` method (see @xtls/tls `SrpAuth`). */
+  readonly srp?: Omit<SrpAuth, "method" | "askPassword" | "advertised">;
+  /**
+   * Enables the `sas` method: both users compare a short code (6 digits, emoji) and
+   * confirm. On success both sides pin each other as verified.
+   */
+  readonly confirmSas?: SasAuth["confirmSas"];
+  /** How long the responder waits for the initiator's security-info. Default 10 s. */
+  readonly choiceTimeoutMs?: number;
 }
 
 /** The secure channel of an established session (a SecuredStream with TLS details). */
@@ -56,6 +79,9 @@ export type XtlsChannel = SecureChannel & SecuredStream;
 function securityError(text: string, cause?: unknown): JingleReasonError {
   return new JingleReasonError("security-error", text, { cause });
 }
+
+/** Bootstrap methods in our order of preference (a password beats comparing codes). */
+const BOOTSTRAP: readonly XtlsMethod[] = ["srp", "sas"];
 
 export class XtlsSecurity implements SecurityMethod {
   readonly namespaces = [NS.XTLS_JINGLE, NS_XTLS_JINGLE_DRAFT] as const;
@@ -70,30 +96,43 @@ export class XtlsSecurity implements SecurityMethod {
     return { algo: "sha-256", hex: this.#options.engine.identity.fingerprint };
   }
 
+  /** The methods we can run: x509 always, srp and sas when their callbacks are set. */
+  get methods(): XtlsMethod[] {
+    return [
+      "x509",
+      ...(this.#options.askPassword ? (["srp"] as const) : []),
+      ...(this.#options.confirmSas ? (["sas"] as const) : []),
+    ];
+  }
+
   offer(ctx: ContentContext): SecurityHandle {
     let peerFingerprint: Fingerprint | undefined;
+    let chosen: XtlsMethod = "x509";
     let infoSent: Promise<void> = Promise.resolve();
-    const methods: XtlsMethod[] = ["x509"];
+    const ours = this.methods;
     return {
-      element: () => securityElement({ fingerprint: this.fingerprint, methods }),
+      element: () => securityElement({ fingerprint: this.fingerprint, methods: ours }),
       accepted: async (answer) => {
         const theirs = parseSecurity(answer);
-        // Initiator rule 2 (and responder rule 4 seen from here): without the
-        // responder's fingerprint, certificate authentication is impossible.
-        if (!theirs.fingerprint) {
-          throw securityError(
-            `${ctx.peer} cannot verify our certificate (it answered without a fingerprint) and no other method is available`,
-          );
-        }
-        if (!theirs.methods.includes("x509")) {
-          throw securityError(
-            `${ctx.peer} offers no method we can use (${theirs.methods.join(", ") || "none"})`,
-          );
-        }
-        if (!(await this.#trusted(ctx.peer, theirs.fingerprint))) {
-          throw securityError(
-            `the certificate ${ctx.peer} announced (${theirs.fingerprint.hex}) is not one we trust; verify it out of band before pinning it`,
-          );
+        const common = ours.filter((m) => theirs.methods.includes(m));
+        // Initiator rule 2: certificates only when the responder announced one (it could
+        // verify ours) and we can verify it; otherwise a bootstrap both support.
+        if (
+          theirs.fingerprint &&
+          common.includes("x509") &&
+          (await this.#verifiable(ctx.peer, theirs.fingerprint))
+        ) {
+          chosen = "x509";
+        } else {
+          const bootstrap = BOOTSTRAP.find((m) => common.includes(m));
+          if (!bootstrap) {
+            throw securityError(
+              theirs.fingerprint
+                ? `the certificate ${ctx.peer} announced (${theirs.fingerprint.hex}) is not one we trust, and no password or code comparison is possible; verify it out of band before pinning it`
+                : `${ctx.peer} cannot verify our certificate (it answered without a fingerprint) and no other method is available (it offers ${theirs.methods.join(", ") || "none"})`,
+            );
+          }
+          chosen = bootstrap;
         }
         peerFingerprint = theirs.fingerprint;
         // The initiator's choice, sent ahead of the transport's first move (stanzas keep
@@ -101,11 +140,11 @@ export class XtlsSecurity implements SecurityMethod {
         // here — that would cost a round trip before the transport opens — but before the
         // channel is handed out: a refused choice still ends the session (security-error)
         // before any application byte.
-        infoSent = ctx.sendInfo("security-info", securityElement({ methods: ["x509"] }));
+        infoSent = ctx.sendInfo("security-info", securityElement({ methods: [chosen] }));
         infoSent.catch(() => {});
       },
       secure: async (stream) => {
-        const channel = await this.#secure(ctx, stream, peerFingerprint);
+        const channel = await this.#secure(ctx, stream, chosen, peerFingerprint);
         try {
           await infoSent;
         } catch (error) {
@@ -119,33 +158,57 @@ export class XtlsSecurity implements SecurityMethod {
 
   async accept(ctx: ContentContext, offer: Parameters<SecurityMethod["accept"]>[1]): Promise<SecurityHandle> {
     const theirs: XtlsSecurityInfo = parseSecurity(offer);
-    // Responder rules 3–5: answer with our fingerprint only if we can verify theirs. We
-    // have no password method yet, so an unverifiable initiator ends the session here
-    // (rule 5 allows it; a leap of faith is never taken implicitly).
-    if (!theirs.fingerprint || !theirs.methods.includes("x509")) {
-      throw securityError(`${ctx.peer} offered no certificate we could verify`);
-    }
-    if (!(await this.#trusted(ctx.peer, theirs.fingerprint))) {
+    const peerFingerprint = theirs.fingerprint;
+    // Responder rules 3–5: answer with our fingerprint (and x509) only if we can verify
+    // theirs; otherwise offer only a bootstrap both sides support, without a fingerprint
+    // (so the initiator cannot choose x509); with neither, end the session here — a leap
+    // of faith is never taken implicitly.
+    const canVerify =
+      peerFingerprint !== undefined &&
+      theirs.methods.includes("x509") &&
+      (await this.#verifiable(ctx.peer, peerFingerprint));
+    const bootstraps = BOOTSTRAP.filter((m) => theirs.methods.includes(m) && this.methods.includes(m));
+    if (!canVerify && bootstraps.length === 0) {
       throw securityError(
-        `we cannot verify ${ctx.peer}'s certificate (${theirs.fingerprint.hex}): it is not pinned and no password was agreed`,
+        peerFingerprint
+          ? `we cannot verify ${ctx.peer}'s certificate (${peerFingerprint.hex}): it is not pinned and no password was agreed`
+          : `${ctx.peer} offered no certificate we could verify`,
       );
     }
-    const peerFingerprint = theirs.fingerprint;
-    let chosen: XtlsMethod = "x509";
+    const answered: XtlsMethod[] = canVerify ? ["x509", ...bootstraps] : bootstraps;
     let refused: JingleReasonError | undefined;
+    let resolveChoice!: (m: XtlsMethod) => void;
+    const choice = new Promise<XtlsMethod>((resolve) => {
+      resolveChoice = resolve;
+    });
     return {
-      element: () => securityElement({ fingerprint: this.fingerprint, methods: ["x509"] }),
+      element: () =>
+        securityElement(
+          canVerify ? { fingerprint: this.fingerprint, methods: answered } : { methods: answered },
+        ),
       info: (payload) => {
-        const choice = parseSecurity(payload).methods[0];
-        if (choice && choice !== "x509") {
+        const picked = parseSecurity(payload).methods[0];
+        if (!picked || !answered.includes(picked)) {
           // Remembered, so the session fails here too even if TLS completes meanwhile.
-          refused = securityError(`${ctx.peer} chose the method '${choice}', which we did not offer`);
+          refused = securityError(
+            `${ctx.peer} chose the method '${picked ?? "none"}', which we did not offer`,
+          );
+          resolveChoice("x509");
           throw new StanzaError("not-acceptable", { text: refused.message });
         }
-        chosen = choice ?? chosen;
+        resolveChoice(picked);
       },
       secure: async (stream) => {
-        const channel = await this.#secure(ctx, stream, peerFingerprint);
+        // The choice travels before the transport's first bytes; wait for it when more
+        // than one method was possible.
+        const method =
+          answered.length === 1
+            ? answered[0]!
+            : await withTimeout(choice, this.#options.choiceTimeoutMs ?? 10_000, () =>
+                securityError(`${ctx.peer} never said which method it chose (no security-info)`),
+              );
+        if (refused) throw refused;
+        const channel = await this.#secure(ctx, stream, method, peerFingerprint);
         if (refused) {
           channel.destroy();
           throw refused;
@@ -155,33 +218,51 @@ export class XtlsSecurity implements SecurityMethod {
     };
   }
 
-  // Whether we can verify the certificate the peer announced: a SHA-256 fingerprint is
-  // looked up in the trust store (never a revoked one). The store keeps SHA-256 only, so
-  // a SHA-1 fingerprint (the draft's own example) cannot be looked up; it is accepted
-  // as "verifiable" when we have a certificate pinned for the peer at all. That is not
-  // a weaker check: the announcement is only a hint either way, and the certificate
-  // presented in TLS must match it *and* a pinned SHA-256 fingerprint (#secure).
-  async #trusted(peer: string, fingerprint: Fingerprint): Promise<boolean> {
+  // Whether x509 can be expected to verify the peer: its announced certificate is pinned
+  // (never a revoked one), or the engine's policy (CA anchors, TOFU) will take it, or the
+  // resolver establishes trust another way. Only a forecast: TLS checks for real.
+  async #verifiable(peer: string, fingerprint: Fingerprint): Promise<boolean> {
+    const engine = this.#options.engine;
+    if (engine.assessPeer) {
+      const assessment = await engine.assessPeer(peer, fingerprint);
+      if (assessment === "trusted" || assessment === "ca" || assessment === "tofu") return true;
+      if (assessment === "revoked" || assessment === "changed") return false;
+    } else if (await this.#pinned(peer, fingerprint)) {
+      return true;
+    }
+    return (await this.#options.resolve?.(peer, fingerprint).catch(() => false)) ?? false;
+  }
+
+  // For engines without assessPeer: a SHA-256 fingerprint is looked up in the trust store;
+  // a SHA-1 one (the draft's own example) only says a pinned certificate exists.
+  async #pinned(peer: string, fingerprint: Fingerprint): Promise<boolean> {
     const store = this.#options.engine.trustStore;
     if (!store) return false;
     const entries = await store.entries(peer);
     if (fingerprint.algo !== "sha-256") return entries.some((e) => e.state !== "revoked");
     if (entries.some((e) => e.state === "revoked" && e.fingerprint === fingerprint.hex)) return false;
-    if (entries.some((e) => e.state !== "revoked" && e.fingerprint === fingerprint.hex)) return true;
-    return (await this.#options.resolve?.(peer, fingerprint).catch(() => false)) ?? false;
+    return entries.some((e) => e.state !== "revoked" && e.fingerprint === fingerprint.hex);
   }
 
   async #secure(
     ctx: ContentContext,
     stream: Duplex,
+    method: XtlsMethod,
     advertised: Fingerprint | undefined,
   ): Promise<XtlsChannel> {
+    const hint = advertised?.hex;
+    const auth: ChannelAuth =
+      method === "srp"
+        ? { ...this.#options.srp, method: "srp", askPassword: this.#options.askPassword!, advertised: hint }
+        : method === "sas"
+          ? { method: "sas", confirmSas: this.#options.confirmSas!, advertised: hint }
+          : { method: "x509", advertised: hint };
     try {
       const channel = await this.#options.engine.secure(stream, {
         role: ctx.role,
         localJid: ctx.local,
         peerJid: ctx.peer,
-        auth: { method: "x509", advertised: advertised?.hex },
+        auth,
         signal: ctx.signal,
         handshakeTimeoutMs: this.#options.handshakeTimeoutMs,
       });
@@ -195,6 +276,23 @@ export class XtlsSecurity implements SecurityMethod {
       throw securityError((error as Error).message, error);
     }
   }
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(onTimeout()), ms);
+    timer.unref?.();
+    p.then(
+      (v) => {
+        clearTimeout(timer);
+        resolve(v);
+      },
+      (e) => {
+        clearTimeout(timer);
+        reject(e);
+      },
+    );
+  });
 }
 
 /**

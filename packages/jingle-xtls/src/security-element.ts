@@ -14,8 +14,9 @@
 import { type Element, NS, xml } from "@xtls/core";
 import { type Fingerprint, tryParseFingerprint } from "@xtls/tls";
 
-export type XtlsMethod = "x509" | "srp" | "openpgp";
-const METHODS = new Set<string>(["x509", "srp", "openpgp"]);
+export type XtlsMethod = "x509" | "srp" | "sas" | "openpgp";
+// `sas` is ours (a short authentication string); peers that do not know it ignore it.
+const METHODS = new Set<string>(["x509", "srp", "sas", "openpgp"]);
 
 export interface XtlsSecurityInfo {
   /** Absent when the sender cannot (or will not) do certificate authentication. */

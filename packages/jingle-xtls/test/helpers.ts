@@ -8,9 +8,15 @@ import {
   type JingleManager,
   type JingleSession,
 } from "@xtls/jingle";
-import { createIdentity, type Identity, MemoryTrustStore, NodeTlsEngine } from "@xtls/tls";
+import {
+  createIdentity,
+  type Identity,
+  MemoryTrustStore,
+  NodeTlsEngine,
+  type NodeTlsEngineOptions,
+} from "@xtls/tls";
 import { type XmlStream, XmlStreamApplication, XmlStreamSession } from "@xtls/xmlstream";
-import { XtlsSecurity } from "../src/index.js";
+import { XtlsSecurity, type XtlsSecurityOptions } from "../src/index.js";
 
 export const ROMEO = "romeo@montague.lit/orchard";
 export const JULIET = "juliet@capulet.lit/balcony";
@@ -50,14 +56,24 @@ export interface PartyOptions {
   /** Register the XTLS security method at all (false: a client without XTLS). */
   readonly xtls?: boolean;
   readonly blockSize?: number;
+  /** More options for XtlsSecurity (askPassword, confirmSas, resolve…). */
+  readonly security?: Partial<Omit<XtlsSecurityOptions, "engine">>;
+  /** More options for the TLS engine (tofu, ca, attemptLimiter…). */
+  readonly engine?: Partial<Omit<NodeTlsEngineOptions, "identity" | "trustStore">>;
+  /** Use this trust store (e.g. shared with a later party) instead of a fresh one. */
+  readonly trust?: MemoryTrustStore;
 }
 
 export async function partyOn(link: XmppLink, options: PartyOptions = {}): Promise<Party> {
-  const trust = new MemoryTrustStore();
+  const trust = options.trust ?? new MemoryTrustStore();
   for (const jid of options.pins ?? [])
     await trust.pin(jid, identityOf(jid).fingerprint, { method: "manual" });
-  const engine = new NodeTlsEngine({ identity: options.identity ?? identityOf(link.jid), trustStore: trust });
-  const security = new XtlsSecurity({ engine, handshakeTimeoutMs: 10_000 });
+  const engine = new NodeTlsEngine({
+    ...options.engine,
+    identity: options.identity ?? identityOf(link.jid),
+    trustStore: trust,
+  });
+  const security = new XtlsSecurity({ handshakeTimeoutMs: 10_000, ...options.security, engine });
   const ibb = new InBandBytestreams(link);
   const transport = new IbbTransport({ ibb, blockSize: options.blockSize });
   const manager = createJingleManager(link, {

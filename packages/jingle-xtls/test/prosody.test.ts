@@ -84,4 +84,33 @@ describe("Jingle + XTLS + IBB through Prosody", () => {
     await opened.romeo.close();
     await Promise.all([opened.session.done, opened.responder.done]);
   }, 120_000);
+
+  it("bootstraps first contact with srp through the server, then the next session needs no password", async () => {
+    const [b, n] = await Promise.all([
+      connectXmppClient({ username: "benvolio", domain: "montague.lit" }),
+      connectXmppClient({ username: "nurse", domain: "capulet.lit" }),
+    ]);
+    clients.push(b, n);
+    let asked = 0;
+    const askPassword = async () => {
+      asked++;
+      return "a-plague-on-both-your-houses";
+    };
+    const benvolio = await partyOn(fromXmppClient(b), { security: { askPassword } });
+    const nurse = await partyOn(fromXmppClient(n), { security: { askPassword } });
+    for (let round = 0; round < 2; round++) {
+      const opened = await openXmlStreamSession(benvolio, nurse);
+      const got = inbox(opened.juliet);
+      await opened.romeo.send(
+        xml("message", {}, xml("body", {}, "Here comes the furious Tybalt back again")),
+      );
+      await until(() => got.length === 1);
+      await opened.romeo.close();
+      await Promise.all([opened.session.done, opened.responder.done]);
+    }
+    expect(asked).toBe(2); // once per side, in the first session only
+    expect(await benvolio.trust.entries("nurse@capulet.lit")).toEqual([
+      expect.objectContaining({ fingerprint: identityOf("nurse@capulet.lit").fingerprint, method: "srp" }),
+    ]);
+  }, 60_000);
 });
