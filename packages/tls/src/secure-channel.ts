@@ -388,6 +388,9 @@ export class NodeTlsEngine implements TlsEngine {
   readonly #ticketKeys = randomBytes(48);
   readonly #clientContext: tls.SecureContext;
   readonly #serverOptions: tls.TlsOptions;
+  /** The responder's credentials, built once (see #newServer). */
+  readonly #serverContext: tls.SecureContext;
+  readonly #lightServerOptions: tls.TlsOptions;
 
   constructor(options: NodeTlsEngineOptions) {
     this.identity = options.identity;
@@ -417,6 +420,33 @@ export class NodeTlsEngine implements TlsEngine {
       sessionTimeout: this.#sessionTimeout,
       handshakeTimeout: 2 ** 31 - 1, // ours applies (deadline below)
     };
+    // Exactly the context Node builds for a server with these options (ticket keys,
+    // session timeout, session id context included), built once.
+    this.#serverContext = (
+      tls.createServer(this.#serverOptions) as unknown as { _sharedCreds: tls.SecureContext }
+    )._sharedCreds;
+    this.#lightServerOptions = {
+      minVersion: "TLSv1.3",
+      maxVersion: "TLSv1.3",
+      requestCert: true,
+      rejectUnauthorized: false,
+      handshakeTimeout: 2 ** 31 - 1,
+    };
+  }
+
+  /**
+   * A `tls.Server` for one connection (a bare server TLSSocket swallows fatal errors).
+   * Building its SecureContext from the PEM key each time was ~9% of a full setup's CPU
+   * in the scale benchmark; when this Node keeps the context in `_sharedCreds` (20, 22,
+   * 24 do), the server is built without credentials and given the engine's prebuilt one.
+   */
+  #newServer(): tls.Server {
+    if (SHARED_CREDS_OVERRIDABLE) {
+      const server = tls.createServer(this.#lightServerOptions);
+      (server as unknown as { _sharedCreds: tls.SecureContext })._sharedCreds = this.#serverContext;
+      return server;
+    }
+    return tls.createServer(this.#serverOptions);
   }
 
   async secure(carrier: Duplex, options: SecureOptions): Promise<SecureChannel> {
@@ -595,7 +625,7 @@ export class NodeTlsEngine implements TlsEngine {
         socket.off("error", reject);
         const resumed = socket.isSessionReused();
         // getPeerCertificate(true) once (DESIGN.md pitfall); a resumed client gets none.
-        const raw = resumed ? cached?.peerCertificateDer : socket.getPeerCertificate(true)?.raw;
+        const raw = resumed ? cached?.peerCertificateDer : peerCertificateDer(socket);
         if (!raw) {
           reject(new TlsHandshakeError("the peer presented no certificate"));
           return;
@@ -610,7 +640,7 @@ export class NodeTlsEngine implements TlsEngine {
     created: (socket: TLSSocket) => void,
   ): Promise<{ socket: TLSSocket; peerDer: Buffer; resumed: boolean }> {
     return new Promise((resolve, reject) => {
-      const server = tls.createServer(this.#serverOptions);
+      const server = this.#newServer();
       server.once("tlsClientError", (error, socket) => {
         created(socket);
         reject(error);
@@ -618,7 +648,7 @@ export class NodeTlsEngine implements TlsEngine {
       server.once("secureConnection", (socket: TLSSocket) => {
         created(socket);
         // On resumption the client's certificate comes from the session in the ticket.
-        const raw = socket.getPeerCertificate(true)?.raw;
+        const raw = peerCertificateDer(socket);
         if (!raw) {
           reject(
             new TlsHandshakeError(
@@ -637,6 +667,24 @@ export class NodeTlsEngine implements TlsEngine {
     socket.on("session", (session: Buffer) => this.sessionCache?.set(cacheKey, session, peerDer));
   }
 }
+
+/**
+ * The DER of the certificate the peer presented, read once per socket. The leaf only:
+ * `getPeerX509Certificate()` is a lazy wrapper, where `getPeerCertificate(true)` turns
+ * the whole chain into objects (~4% of a full setup's CPU in the scale benchmark). Either
+ * is called once (DESIGN.md pitfall: a second call can return undefined on Node 20).
+ */
+function peerCertificateDer(socket: TLSSocket): Buffer | undefined {
+  return socket.getPeerX509Certificate?.()?.raw ?? socket.getPeerCertificate(true)?.raw;
+}
+
+// Whether tls.Server takes its credentials from `_sharedCreds` (checked once, so a Node
+// that changes this internal falls back to building the context per server).
+const SHARED_CREDS_OVERRIDABLE = (() => {
+  const probe = tls.createServer({});
+  const creds = (probe as unknown as { _sharedCreds?: unknown })._sharedCreds;
+  return creds !== undefined && creds !== null && typeof creds === "object" && "context" in creds;
+})();
 
 export interface OpenSecureChannelOptions
   extends SecureOptions,
