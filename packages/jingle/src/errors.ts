@@ -1,4 +1,4 @@
-import { XtlsError } from "@xtls/core";
+import { type Element, XtlsError } from "@xtls/core";
 import type { Reason, ReasonCondition } from "./model.js";
 
 /**
@@ -9,9 +9,17 @@ import type { Reason, ReasonCondition } from "./model.js";
 export class JingleReasonError extends XtlsError {
   readonly reason: Reason;
 
-  constructor(condition: ReasonCondition, message: string, options: { cause?: unknown; text?: string } = {}) {
+  constructor(
+    condition: ReasonCondition,
+    message: string,
+    options: { cause?: unknown; text?: string; extra?: Element } = {},
+  ) {
     super(`jingle:${condition}`, message, { cause: options.cause });
-    this.reason = { condition, text: options.text ?? message };
+    this.reason = {
+      condition,
+      text: options.text ?? message,
+      ...(options.extra ? { extra: options.extra } : {}),
+    };
   }
 }
 

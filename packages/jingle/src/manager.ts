@@ -107,8 +107,11 @@ export class JingleManager extends EventEmitter<JingleManagerEvents> {
   /** Disco features of everything registered (plus Jingle itself). */
   features(): string[] {
     return [
-      NS.JINGLE,
-      ...[...this.#applications, ...this.#transports, ...this.#security].map((p) => p.namespaces[0]!),
+      ...new Set([
+        NS.JINGLE,
+        ...[...this.#applications, ...this.#transports, ...this.#security].map((p) => p.namespaces[0]!),
+        ...this.#applications.flatMap((a) => a.features ?? []),
+      ]),
     ];
   }
 

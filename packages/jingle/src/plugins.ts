@@ -102,7 +102,13 @@ export interface ApplicationFormat {
    * End-to-end XML streams: never.
    */
   readonly plaintextAllowed: boolean;
-  /** Responder: take the offered `<description/>`. Throw to refuse the session. */
+  /** More disco features to advertise besides `namespaces[0]` (e.g. hash algorithms). */
+  readonly features?: readonly string[];
+  /**
+   * Responder: take the offered `<description/>`. Throw to refuse the session. (The
+   * manager does not call it: whoever handles the `incoming` event builds the handle,
+   * with this or otherwise.)
+   */
   accept(ctx: ContentContext, offer: Element): ApplicationHandle | Promise<ApplicationHandle>;
 }
 

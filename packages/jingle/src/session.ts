@@ -319,12 +319,16 @@ export class JingleSession extends EventEmitter<SessionEvents> {
   /** Ends the session now and tells the peer. */
   async terminate(reason: Reason = SUCCESS): Promise<void> {
     if (this.#state === "ended") return;
-    this.#end(reason, "local");
+    this.#end(reason, "local", undefined, false);
+    // The reason goes out before the data path is torn down, so the peer learns why
+    // before it sees its transport break (same XMPP link: stanzas keep their order).
+    const sent = this.#host.signalling.send(
+      this.peer,
+      buildJingle({ action: "session-terminate", sid: this.sid, contents: [], reason }),
+    );
+    this.#teardown();
     try {
-      await this.#host.signalling.send(
-        this.peer,
-        buildJingle({ action: "session-terminate", sid: this.sid, contents: [], reason }),
-      );
+      await sent;
     } catch {
       // The peer is gone or already forgot the session (unknown-session): nothing to do.
     }
@@ -676,18 +680,20 @@ export class JingleSession extends EventEmitter<SessionEvents> {
       error instanceof JingleReasonError || error instanceof SessionTerminatedError
         ? error.reason
         : { condition: "failed-application", text: (error as Error)?.message ?? String(error) };
-    this.#end(reason, "local", error);
+    this.#end(reason, "local", error, false);
+    const sent = this.#host.signalling.send(
+      this.peer,
+      buildJingle({ action: "session-terminate", sid: this.sid, contents: [], reason }),
+    );
+    this.#teardown();
     try {
-      await this.#host.signalling.send(
-        this.peer,
-        buildJingle({ action: "session-terminate", sid: this.sid, contents: [], reason }),
-      );
+      await sent;
     } catch {
       // best effort: the peer may be gone
     }
   }
 
-  #end(reason: Reason, by: "local" | "peer", cause?: unknown): void {
+  #end(reason: Reason, by: "local" | "peer", cause?: unknown, teardown = true): void {
     if (this.#state === "ended") return;
     this.#setState("ended");
     this.#setPhase("ended");
@@ -695,8 +701,7 @@ export class JingleSession extends EventEmitter<SessionEvents> {
     const error = new SessionTerminatedError(reason, by, cause);
     for (const w of this.#waiters) w.reject(error);
     this.#waiters = [];
-    this.#secured?.destroy();
-    this.#transport?.close();
+    if (teardown) this.#teardown();
     this.#host.forget(this);
     this.emit("terminated", reason, by);
     try {
@@ -706,6 +711,11 @@ export class JingleSession extends EventEmitter<SessionEvents> {
     }
     if (reason.condition === "success") this.#resolveDone();
     else this.#rejectDone(error);
+  }
+
+  #teardown(): void {
+    this.#secured?.destroy();
+    this.#transport?.close();
   }
 
   // A method, so TypeScript does not narrow the state across awaits.

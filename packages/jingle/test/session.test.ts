@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import {
   buildJingle,
   type IncomingSession,
+  JingleReasonError,
   type JingleSession,
   SessionTerminatedError,
 } from "../src/index.js";
@@ -459,5 +460,33 @@ describe("default answers (XEP-0166 §6.3, §7.2, §10)", () => {
     expect((loser as PromiseRejectedResult).reason.reason.condition).toBe("alternative-session");
     expect(incoming).toHaveLength(1);
     expect(s.wire.log.filter((e) => e.answer === "conflict+tie-break")).toHaveLength(1);
+  });
+});
+
+describe("advertising and reasons", () => {
+  it("advertises each plug-in's namespace plus an application's extra features, once each", () => {
+    const wire = new Wire();
+    const app = echoApplication();
+    const manager = wire.add(ROMEO, {
+      applications: [
+        { ...app.format, namespaces: app.format.namespaces, features: ["urn:xmpp:hashes:2", NS.JINGLE] },
+      ],
+      transports: [loopbackTransport()],
+      security: [nullSecurity()],
+    });
+    const features = manager.features();
+    expect(features).toContain("urn:xmpp:hashes:2");
+    expect(features).toContain(app.format.namespaces[0]);
+    expect(features.filter((f) => f === NS.JINGLE)).toHaveLength(1);
+  });
+
+  it("a JingleReasonError's application condition travels in the <reason/>", () => {
+    const extra = xml("file-too-large", { xmlns: "urn:xmpp:jingle:apps:file-transfer:errors:0" });
+    const error = new JingleReasonError("media-error", "more octets than offered", { extra });
+    const el = buildJingle({ action: "session-terminate", sid: "s1", contents: [], reason: error.reason });
+    expect(
+      el.getChild("reason")?.getChild("file-too-large", "urn:xmpp:jingle:apps:file-transfer:errors:0"),
+    ).toBeDefined();
+    expect(el.getChild("reason")?.getChild("media-error")).toBeDefined();
   });
 });
