@@ -1,0 +1,246 @@
+/**
+ * The facade: one call wires an identity, a trust store, the transports, the XTLS
+ * security precondition and the applications onto an xmpp.js client (or any XmppLink).
+ *
+ *   const xtls = await createXtls(xmpp, { dir: "./xtls" });
+ *   const chat = await xtls.openChat("juliet@capulet.lit/balcony");
+ *   await chat.send("Did my heart love till now?");
+ */
+import { EventEmitter } from "node:events";
+import { join } from "node:path";
+import {
+  bareJid,
+  fromXmppClient,
+  queryDiscoInfo,
+  streamManagementSettled,
+  type XmppJsClient,
+  type XmppLink,
+} from "@xtls/core";
+import {
+  FileTransferApplication,
+  FileTransferService,
+  type IncomingFileOffer,
+  type OutgoingFileTransfer,
+  type SendFileOptions,
+} from "@xtls/file-transfer";
+import { IbbTransport, InBandBytestreams } from "@xtls/ibb";
+import {
+  type ApplicationFormat,
+  createJingleManager,
+  type IncomingSession,
+  type JingleManager,
+  type TransportMethod,
+} from "@xtls/jingle";
+import { supportsXtls, XtlsSecurity, type XtlsSecurityOptions } from "@xtls/jingle-xtls";
+import {
+  type AttemptLimiter,
+  FileTrustStore,
+  type Identity,
+  loadOrCreateIdentity,
+  MemoryTrustStore,
+  NodeTlsEngine,
+  type TrustStore,
+} from "@xtls/tls";
+import { XmlStreamApplication, XmlStreamSession } from "@xtls/xmlstream";
+import { Chat } from "./chat.js";
+
+export interface XtlsOptions {
+  /**
+   * Where the identity (`identity/`) and the trust store (`trust.json`) live. Default:
+   * nothing on disk — a fresh identity and an in-memory trust store (tests, demos).
+   */
+  readonly dir?: string;
+  /** Use this identity instead of loading or creating one in `dir`. */
+  readonly identity?: Identity;
+  /** Use this trust store instead of `dir/trust.json`. */
+  readonly trustStore?: TrustStore;
+  /** First contact with a one-time password agreed out of band (enables `srp`). */
+  readonly askPassword?: XtlsSecurityOptions["askPassword"];
+  /** First contact by comparing a short code (enables `sas`). */
+  readonly confirmSas?: XtlsSecurityOptions["confirmSas"];
+  /** Trust on first use, like ssh (off by default: it trusts a man in the middle too). */
+  readonly tofu?: boolean;
+  /** Per-peer limits on password attempts. */
+  readonly attemptLimiter?: AttemptLimiter;
+  /** Other transports to prefer over in-band bytestreams (e.g. SOCKS5), best first. */
+  readonly transports?: (ctx: { link: XmppLink }) => TransportMethod[];
+  /** More Jingle applications to accept (e.g. file transfer). */
+  readonly applications?: readonly ApplicationFormat[];
+  /** Timeout for a peer to accept a session. Default 120 s. */
+  readonly acceptTimeoutMs?: number;
+}
+
+/** A chat someone started with us, to accept or decline. */
+export interface IncomingChat {
+  readonly peer: string;
+  accept(): Promise<Chat>;
+  decline(): Promise<void>;
+}
+
+export interface XtlsEvents {
+  chat: [incoming: IncomingChat];
+  /** Someone offers us a file: `offer.accept({ dir })` or `offer.decline()`. */
+  file: [offer: IncomingFileOffer];
+  /** A session for another registered application (e.g. a file offer). */
+  session: [incoming: IncomingSession];
+}
+
+export class Xtls extends EventEmitter<XtlsEvents> {
+  readonly link: XmppLink;
+  readonly identity: Identity;
+  readonly trustStore: TrustStore;
+  readonly engine: NodeTlsEngine;
+  readonly security: XtlsSecurity;
+  readonly jingle: JingleManager;
+  readonly ibb: InBandBytestreams;
+  /** Transports in order of preference; IBB is always last (XEP-0234, XEP-0247). */
+  readonly transports: readonly TransportMethod[];
+  /** Encrypted file transfer (XEP-0234); `sendFile` and the `file` event use it. */
+  readonly files: FileTransferService;
+
+  constructor(link: XmppLink, identity: Identity, trustStore: TrustStore, options: XtlsOptions = {}) {
+    super();
+    this.link = link;
+    this.identity = identity;
+    this.trustStore = trustStore;
+    this.engine = new NodeTlsEngine({
+      identity,
+      trustStore,
+      tofu: options.tofu,
+      ...(options.attemptLimiter ? { attemptLimiter: options.attemptLimiter } : {}),
+    });
+    this.security = new XtlsSecurity({
+      engine: this.engine,
+      askPassword: options.askPassword,
+      confirmSas: options.confirmSas,
+    });
+    this.ibb = new InBandBytestreams(link);
+    this.transports = [...(options.transports?.({ link }) ?? []), new IbbTransport({ ibb: this.ibb })];
+    this.jingle = createJingleManager(link, {
+      applications: [
+        new XmlStreamApplication(),
+        new FileTransferApplication(),
+        ...(options.applications ?? []),
+      ],
+      transports: this.transports,
+      security: [this.security],
+      acceptTimeoutMs: options.acceptTimeoutMs,
+    });
+    this.jingle.on("incoming", (incoming) => this.#incoming(incoming));
+    this.files = new FileTransferService(this.jingle, {
+      transports: this.transports,
+      security: this.security,
+    });
+    this.files.on("offer", (offer) => {
+      if (this.listenerCount("file") === 0) void offer.decline("nobody is taking files here");
+      else this.emit("file", offer);
+    });
+  }
+
+  /**
+   * Sends a file (a path, or a stream with `name` and `size`) to `peer`, end-to-end
+   * encrypted. Follow `transfer.on("progress")`; `await transfer.done` resolves once the
+   * receiver verified the SHA-256 and stored it under its final name.
+   */
+  sendFile(
+    peer: string,
+    source: string | import("node:stream").Readable,
+    options?: SendFileOptions,
+  ): Promise<OutgoingFileTransfer> {
+    return this.files.sendFile(peer, source, options);
+  }
+
+  /** Our certificate's SHA-256 fingerprint (what a peer pins). */
+  get fingerprint(): string {
+    return this.identity.fingerprint;
+  }
+
+  /** Whether `peer` (a full JID) advertises XTLS. */
+  async supportsXtls(peer: string): Promise<boolean> {
+    return supportsXtls((await queryDiscoInfo(this.link, peer)).features);
+  }
+
+  /**
+   * Opens an end-to-end encrypted chat with `peer` (a full JID). Resolves once TLS 1.3
+   * is done and the peer verified (pinned, or bootstrapped with a password or a code);
+   * rejects with a SessionTerminatedError saying why not.
+   */
+  async openChat(peer: string, options: { signal?: AbortSignal } = {}): Promise<Chat> {
+    const app = new XmlStreamSession();
+    const session = this.jingle.initiate(peer, {
+      application: app,
+      transports: this.transports,
+      security: this.security,
+      signal: options.signal,
+    });
+    const stream = await Promise.race([app.stream, session.done.then(() => app.stream)]);
+    return new Chat(stream, session);
+  }
+
+  #incoming(incoming: IncomingSession): void {
+    if (incoming.application instanceof XmlStreamApplication) {
+      if (this.listenerCount("chat") === 0) {
+        void incoming.session.decline();
+        return;
+      }
+      let answered = false;
+      this.emit("chat", {
+        peer: incoming.peer,
+        accept: async () => {
+          if (answered) throw new Error("this chat was already answered");
+          answered = true;
+          const app = new XmlStreamSession();
+          await incoming.session.accept({ application: app });
+          return new Chat(await app.stream, incoming.session);
+        },
+        decline: async () => {
+          if (answered) return;
+          answered = true;
+          await incoming.session.decline();
+        },
+      });
+      return;
+    }
+    if (incoming.application instanceof FileTransferApplication) return; // this.files takes it
+    if (this.listenerCount("session") === 0) void incoming.session.decline();
+    else this.emit("session", incoming);
+  }
+
+  /** Ends every session. The XMPP connection is the caller's to close. */
+  async close(): Promise<void> {
+    this.files.close();
+    await this.jingle.terminateAll();
+    await this.ibb.close();
+  }
+}
+
+function isXmppLink(x: unknown): x is XmppLink {
+  return typeof x === "object" && x !== null && "handle" in x && "request" in x && "disco" in x;
+}
+
+/**
+ * XTLS on an xmpp.js client (started) or any XmppLink. With `dir`, the identity and the
+ * trust store persist there (`identity/`, `trust.json`).
+ */
+export async function createXtls(
+  connection: XmppJsClient | XmppLink,
+  options: XtlsOptions = {},
+): Promise<Xtls> {
+  let link: XmppLink;
+  if (isXmppLink(connection)) link = connection;
+  else {
+    await streamManagementSettled(connection);
+    link = fromXmppClient(connection);
+  }
+  if (!link.jid) throw new Error("the XMPP connection is not online yet: start() it first");
+  const bare = bareJid(link.jid);
+  const identity =
+    options.identity ??
+    (options.dir
+      ? await loadOrCreateIdentity(join(options.dir, "identity"), bare)
+      : (await import("@xtls/tls")).createIdentity(bare));
+  const trustStore =
+    options.trustStore ??
+    (options.dir ? new FileTrustStore(join(options.dir, "trust.json")) : new MemoryTrustStore());
+  return new Xtls(link, identity, trustStore, options);
+}

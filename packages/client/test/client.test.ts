@@ -1,0 +1,60 @@
+// The facade on the embedded router: chats both ways, decline, and first contact refused
+// without a way to verify.
+import { LocalRouter } from "@xtls/core";
+import { SessionTerminatedError } from "@xtls/jingle";
+import { afterEach, describe, expect, it } from "vitest";
+import { createXtls, type Xtls } from "../src/index.js";
+
+const ROMEO = "romeo@montague.lit/orchard";
+const JULIET = "juliet@capulet.lit/balcony";
+let router: LocalRouter;
+afterEach(() => router?.close());
+
+async function pair(options: Parameters<typeof createXtls>[1] = {}): Promise<[Xtls, Xtls]> {
+  router = new LocalRouter();
+  const romeo = await createXtls(router.createLink(ROMEO), options);
+  const juliet = await createXtls(router.createLink(JULIET), options);
+  return [romeo, juliet];
+}
+
+describe("@xtls/client on the embedded router", () => {
+  it("pinned peers chat both ways; the chat reports who the peer is and the TLS in use", async () => {
+    const [romeo, juliet] = await pair();
+    await romeo.trustStore.pin(JULIET, juliet.fingerprint, { method: "manual" });
+    await juliet.trustStore.pin(ROMEO, romeo.fingerprint, { method: "manual" });
+    const theirs = new Promise<Awaited<ReturnType<Xtls["openChat"]>>>((resolve) =>
+      juliet.on("chat", (incoming) => void incoming.accept().then(resolve)),
+    );
+    const chat = await romeo.openChat(JULIET);
+    const hers = await theirs;
+    const got = new Promise<string>((r) => hers.once("message", (m) => r(`${m.from}: ${m.body}`)));
+    await chat.send("Did my heart love till now?");
+    expect(await got).toBe(`${ROMEO}: Did my heart love till now?`);
+    const back = new Promise<string>((r) => chat.once("message", (m) => r(m.body)));
+    await hers.send("Forswear it, sight!");
+    expect(await back).toBe("Forswear it, sight!");
+    expect(chat.peerIdentity?.fingerprint).toBe(juliet.fingerprint);
+    expect(chat.tls?.protocol).toBe("TLSv1.3");
+    expect(await romeo.supportsXtls(JULIET)).toBe(true);
+    await chat.close();
+    await hers.closed;
+  });
+
+  it("a declined chat rejects openChat with decline", async () => {
+    const [romeo, juliet] = await pair();
+    await romeo.trustStore.pin(JULIET, juliet.fingerprint, { method: "manual" });
+    await juliet.trustStore.pin(ROMEO, romeo.fingerprint, { method: "manual" });
+    juliet.on("chat", (incoming) => void incoming.decline());
+    const error = await romeo.openChat(JULIET).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(SessionTerminatedError);
+    expect((error as SessionTerminatedError).reason.condition).toBe("decline");
+  });
+
+  it("strangers with no password and no pin cannot chat: security-error, nothing pinned", async () => {
+    const [romeo, juliet] = await pair();
+    juliet.on("chat", (incoming) => void incoming.accept().catch(() => {}));
+    const error = await romeo.openChat(JULIET).catch((e: unknown) => e);
+    expect((error as SessionTerminatedError).reason.condition).toBe("security-error");
+    expect(await romeo.trustStore.entries(JULIET)).toEqual([]);
+  });
+});

@@ -1,0 +1,114 @@
+// The README's example, exactly as written there (checked below), run against the project's
+// Prosody in a temporary directory.
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+// @ts-expect-error -- @xmpp/client ships no type declarations.
+import { client } from "@xmpp/client";
+import { prosody } from "@xtls/test-servers";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { createXtls } from "../src/index.js";
+
+const README = join(import.meta.dirname, "..", "README.md");
+const SELF = import.meta.filename;
+let cwd: string;
+let dir: string;
+
+beforeAll(async () => {
+  cwd = process.cwd();
+  dir = await mkdtemp(join(tmpdir(), "xtls-client-readme-"));
+  process.chdir(dir);
+  await writeFile("sonnet.txt", "Shall I compare thee to a summer's day?\n");
+});
+
+afterAll(async () => {
+  process.chdir(cwd);
+  await rm(dir, { recursive: true, force: true });
+});
+
+/** The ```ts blocks of the README, and the marked blocks of this file, whitespace-normalised. */
+async function blocks(file: string, open: RegExp, close: string): Promise<string[]> {
+  const text = await readFile(file, "utf8");
+  const out: string[] = [];
+  let at = 0;
+  for (;;) {
+    const m = open.exec(text.slice(at));
+    if (!m) return out;
+    const start = at + m.index + m[0].length;
+    const end = text.indexOf(close, start);
+    out.push(
+      text
+        .slice(start, end)
+        .split("\n")
+        .map((l) => l.trim())
+        .filter((l) => l && !l.startsWith("import ") && !l.startsWith("//"))
+        .join("\n"),
+    );
+    at = end + close.length;
+  }
+}
+
+it("the README example runs: a first-contact chat and a verified file, then the next session needs no password", async () => {
+  const received: string[] = [];
+  const console = { log: (s: string) => received.push(s) };
+  {
+    // --- README block 2 (Juliet) ---
+    const xmpp = client({
+      service: prosody.service,
+      domain: "capulet.lit",
+      username: "juliet",
+      password: "secret",
+      resource: "balcony",
+    });
+    xmpp.on("error", () => {});
+    await xmpp.start();
+    // begin juliet
+    const xtls = await createXtls(xmpp, { dir: "./juliet", askPassword: async () => "wherefore-1597" });
+    xtls.on("chat", async (incoming) => (await incoming.accept()).on("message", (m) => console.log(m.body)));
+    xtls.on("file", (offer) => offer.accept({ dir: "./inbox" }));
+    // end juliet
+    await import("node:fs/promises").then((fs) => fs.mkdir("./inbox", { recursive: true }));
+    cleanups.push(() => xmpp.stop());
+  }
+  // begin romeo
+  const xmpp = client({
+    service: "xmpp://127.0.0.1:15222",
+    domain: "montague.lit",
+    username: "romeo",
+    password: "secret",
+  });
+  await xmpp.start();
+
+  const xtls = await createXtls(xmpp, { dir: "./romeo", askPassword: async () => "wherefore-1597" });
+  const chat = await xtls.openChat("juliet@capulet.lit/balcony");
+  await (await xtls.sendFile("juliet@capulet.lit/balcony", "./sonnet.txt")).done;
+  // end romeo
+  cleanups.push(() => xmpp.stop());
+
+  await chat.send("Shall I compare thee to a summer's day?");
+  for (let i = 0; i < 200 && received.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+  expect(received).toEqual(["Shall I compare thee to a summer's day?"]);
+  expect(await readFile("./inbox/sonnet.txt", "utf8")).toBe("Shall I compare thee to a summer's day?\n");
+  expect(chat.peerIdentity?.trust.source).toBe("srp");
+  await chat.close();
+
+  // Both pinned each other on disk; the next chat is x509, no password asked.
+  const trust = JSON.parse(await readFile("./romeo/trust.json", "utf8"));
+  expect(JSON.stringify(trust)).toContain('"method":"srp"');
+  const again = await xtls.openChat("juliet@capulet.lit/balcony");
+  expect(again.peerIdentity?.trust.source).toBe("trust-store");
+  await again.close();
+  for (const c of cleanups.splice(0)) await c().catch(() => {});
+
+  // What ran is what the README says (whitespace and imports aside).
+  const readme = await blocks(README, /```ts\n/, "```");
+  const ran = [
+    ...(await blocks(SELF, /\/\/ begin romeo\n/, "// end romeo")),
+    ...(await blocks(SELF, /\/\/ begin juliet\n/, "// end juliet")),
+  ];
+  // The formatter may wrap lines and add trailing commas; the code is the same.
+  const normalise = (s: string) => s.replace(/\s+/g, "").replace(/,([)}\]])/g, "$1");
+  expect(ran.map(normalise)).toEqual(readme.map(normalise));
+}, 60_000);
+
+const cleanups: Array<() => Promise<unknown>> = [];
