@@ -1,33 +1,53 @@
 /** The `xtls` command line. */
 import { readFileSync } from "node:fs";
-import type { Writable } from "node:stream";
+import type { Readable, Writable } from "node:stream";
 import { parseArgs } from "node:util";
-import { type DemoMode, runDemo } from "./demo.js";
+import { EXIT } from "./account.js";
+import { chatCommand } from "./commands/chat.js";
+import { describeError, exitCodeOf } from "./commands/common.js";
+import { identityCommand } from "./commands/identity.js";
+import type { CommandIo } from "./commands/io.js";
+import { receiveCommand } from "./commands/receive.js";
+import { sendCommand } from "./commands/send.js";
+import { trustCommand } from "./commands/trust.js";
+import { type DemoMode, runDemo, serverLinks } from "./demo.js";
+import { Prompter } from "./prompt.js";
+import { runStory } from "./story.js";
 import { colorWanted, makeStyle } from "./style.js";
 
 export interface CliIo {
   readonly stdout: Writable & { isTTY?: boolean; columns?: number };
-  readonly stderr: Writable;
+  readonly stderr: Writable & { isTTY?: boolean; columns?: number };
+  readonly stdin?: Readable & { isTTY?: boolean };
   readonly env: NodeJS.ProcessEnv;
 }
 
-/** Exit codes: 0 success, 1 the operation failed, 2 usage error. */
-export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
+export { EXIT };
 
 const HELP = `xtls — end-to-end encryption for XMPP with TLS 1.3 run through XMPP
 
 Usage:
-  xtls demo [options]      Romeo and Juliet open an end-to-end encrypted session and talk through it
+  xtls demo [options]             the whole story on an embedded router, no server needed
+  xtls chat [JID]                 an end-to-end encrypted chat
+  xtls send FILE --to JID         send a file, encrypted, verified by the receiver
+  xtls receive [--into DIR]       wait for files
+  xtls trust list|verify|forget|export
+  xtls identity show|new
   xtls --version
   xtls <command> --help
 
-Run "xtls demo --help" for the demo's options.
+Exit codes: 0 success, 1 failed, 2 usage error, 3 the peer could not be verified
+(wrong one-time password, codes differ, someone in the middle), 4 declined or cancelled,
+5 the XMPP server is unreachable or refused the login.
 `;
 
-const DEMO_HELP = `xtls demo — Romeo and Juliet open an XTLS session and exchange stanzas through it
+const DEMO_HELP = `xtls demo — Romeo and Juliet, from strangers to an encrypted chat and file
 
 Modes:
-  jingle (default)   the draft's flow: a Jingle session with the XTLS security precondition,
+  story (default)    the whole story: first contact with a one-time password (srp), an
+                     encrypted chat, an encrypted file transfer with a progress bar and a
+                     hash check, and a second session that needs no password
+  jingle             the draft's flow: a Jingle session with the XTLS security precondition,
                      TLS 1.3 over an in-band bytestream (XEP-0047/0261), then an end-to-end
                      XML stream (XEP-0246/0247) with message, presence and IQ both ways
   q                  the IQ-based tunnel of the XTLS ProtoXEP (urn:xmpp:tmp:xtls)
@@ -35,7 +55,7 @@ Modes:
 Runs on the embedded in-process router unless --server is given.
 
 Options:
-  --mode jingle|q         which protocol (default jingle)                   [env XTLS_MODE]
+  --mode story|jingle|q   what to show (default story)                      [env XTLS_MODE]
   --server URL            a real XMPP server, e.g. xmpp://127.0.0.1:15222   [env XTLS_SERVER]
   --romeo JID             Romeo's account (default romeo@montague.lit)      [env XTLS_ROMEO_JID]
   --juliet JID            Juliet's account (default juliet@capulet.lit)     [env XTLS_JULIET_JID]
@@ -48,7 +68,7 @@ Options:
   -h, --help              this help
 `;
 
-const MODES = ["jingle", "q"] as const;
+const MODES = ["story", "jingle", "q"] as const;
 
 function version(): string {
   try {
@@ -72,9 +92,37 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     return EXIT.ok;
   }
   if (command === "demo") return demo(rest, io);
-  io.stderr.write(`xtls: unknown command "${command}". Run "xtls --help".\n`);
-  return EXIT.usage;
+  const run = COMMANDS[command];
+  if (!run) {
+    io.stderr.write(`xtls: unknown command "${command}". Run "xtls --help".\n`);
+    return EXIT.usage;
+  }
+  const color = colorWanted(
+    io.stderr,
+    io.env,
+    rest.includes("--no-color") ? false : rest.includes("--color") ? true : undefined,
+  );
+  const prompter = new Prompter({ stdin: io.stdin, stderr: io.stderr });
+  const args = rest.filter((a) => a !== "--color" && a !== "--no-color");
+  try {
+    return await run(args, { ...io, style: makeStyle(color), prompter });
+  } catch (error) {
+    const code = exitCodeOf(error);
+    const hint = code === EXIT.usage ? ` Run "xtls ${command} --help".` : "";
+    io.stderr.write(`xtls ${command}: ${describeError(error)}${hint}\n`);
+    return code;
+  } finally {
+    prompter.close();
+  }
 }
+
+const COMMANDS: Record<string, (argv: readonly string[], io: CommandIo) => Promise<number>> = {
+  chat: chatCommand,
+  send: sendCommand,
+  receive: receiveCommand,
+  trust: trustCommand,
+  identity: identityCommand,
+};
 
 async function demo(argv: readonly string[], io: CliIo): Promise<number> {
   let values: Record<string, string | boolean | undefined>;
@@ -114,7 +162,7 @@ async function demo(argv: readonly string[], io: CliIo): Promise<number> {
     io.stderr.write(`xtls demo: --width must be a positive number\n`);
     return EXIT.usage;
   }
-  const mode = str(values.mode) ?? env.XTLS_MODE ?? "jingle";
+  const mode = str(values.mode) ?? env.XTLS_MODE ?? "story";
   if (!(MODES as readonly string[]).includes(mode)) {
     io.stderr.write(`xtls demo: --mode must be one of ${MODES.join(", ")}, got "${mode}"\n`);
     return EXIT.usage;
@@ -127,26 +175,37 @@ async function demo(argv: readonly string[], io: CliIo): Promise<number> {
     ? false
     : colorWanted(io.stdout, env, values.color === true ? true : undefined);
   const devnull = { write: () => true } as unknown as Writable;
+  const server = service
+    ? {
+        service,
+        romeo: {
+          jid: str(values.romeo) ?? env.XTLS_ROMEO_JID ?? "romeo@montague.lit",
+          password: str(values["romeo-password"]) ?? env.XTLS_ROMEO_PASSWORD ?? password,
+        },
+        juliet: {
+          jid: str(values.juliet) ?? env.XTLS_JULIET_JID ?? "juliet@capulet.lit",
+          password: str(values["juliet-password"]) ?? env.XTLS_JULIET_PASSWORD ?? password,
+        },
+      }
+    : undefined;
   try {
-    const result = await runDemo({
-      out: values.json ? devnull : io.stdout,
-      mode: mode as DemoMode,
-      style: makeStyle(color),
-      width,
-      server: service
-        ? {
-            service,
-            romeo: {
-              jid: str(values.romeo) ?? env.XTLS_ROMEO_JID ?? "romeo@montague.lit",
-              password: str(values["romeo-password"]) ?? env.XTLS_ROMEO_PASSWORD ?? password,
-            },
-            juliet: {
-              jid: str(values.juliet) ?? env.XTLS_JULIET_JID ?? "juliet@capulet.lit",
-              password: str(values["juliet-password"]) ?? env.XTLS_JULIET_PASSWORD ?? password,
-            },
-          }
-        : undefined,
-    });
+    let result: { plaintextLeaks: number };
+    if (mode === "story") {
+      const links = server ? await serverLinks(server) : undefined;
+      try {
+        result = await runStory({ out: values.json ? devnull : io.stdout, style: makeStyle(color), links });
+      } finally {
+        await links?.dispose();
+      }
+    } else {
+      result = await runDemo({
+        out: values.json ? devnull : io.stdout,
+        mode: mode as DemoMode,
+        style: makeStyle(color),
+        width,
+        server,
+      });
+    }
     if (values.json) io.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
     return result.plaintextLeaks === 0 ? EXIT.ok : EXIT.failed;
   } catch (error) {

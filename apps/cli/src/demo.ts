@@ -424,6 +424,20 @@ function localSides(onWire: OnWire) {
   return { romeo, juliet, dispose: async () => router.close() };
 }
 
+/** Two accounts on a real server, for the story (which brings its own identities). */
+export async function serverLinks(server: NonNullable<DemoOptions["server"]>) {
+  const listeners: Array<(stanza: Element) => void> = [];
+  const sides = await serverSides(server, (_from, _to, stanza) => {
+    for (const l of listeners) l(stanza);
+  });
+  return {
+    romeo: sides.romeo.link,
+    juliet: sides.juliet.link,
+    observe: (listener: (stanza: Element) => void) => listeners.push(listener),
+    dispose: sides.dispose,
+  };
+}
+
 async function serverSides(server: NonNullable<DemoOptions["server"]>, onWire: OnWire) {
   // @ts-expect-error -- @xmpp/client ships no type declarations; the shape used is XmppClient below.
   const { client } = (await import("@xmpp/client")) as unknown as {

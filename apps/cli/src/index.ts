@@ -9,3 +9,4 @@ export {
   runDemo,
   SEED_LINES,
 } from "./demo.js";
+export { ONE_TIME_PASSWORD, runStory, STORY_LINES, type StoryOptions, type StoryResult } from "./story.js";

@@ -36,8 +36,28 @@ function xtls(args: string[], env: Record<string, string> = {}) {
 }
 
 describe("xtls demo", () => {
-  it("runs the draft's flow (Jingle + XTLS + IBB + XML stream) on the embedded router by default, exit 0", async () => {
+  it("runs the whole story by default: first contact with a password, a chat, a verified file, a second session without password", async () => {
     const r = await xtls(["demo"]);
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    const order = [
+      "1. Two strangers",
+      "verified by srp, now pinned",
+      "juliet ⇐ “M'lady, I would be pleased to make your acquaintance.”",
+      "romeo  ⇐ “Art thou not Romeo, and a Montague?”",
+      "offers balcony-scene.txt (1.0 MiB, text/plain)",
+      "100% 1.0 MiB/1.0 MiB",
+      "matches",
+      "trusted from the trust-store; passwords asked this time: 0",
+      "the words of the play, the file and the password appear 0 times",
+    ];
+    const at = order.map((s) => r.stdout.indexOf(s));
+    expect(at.every((i) => i >= 0)).toBe(true);
+    expect([...at].sort((a, b) => a - b)).toEqual(at);
+  });
+
+  it("runs the draft's flow (Jingle + XTLS + IBB + XML stream) with --mode jingle, exit 0", async () => {
+    const r = await xtls(["demo", "--mode", "jingle"]);
     expect(r.stderr).toBe("");
     expect(r.code).toBe(0);
     expect(r.ms).toBeLessThan(10_000);
@@ -78,7 +98,16 @@ describe("xtls demo", () => {
   });
 
   it("prints a JSON summary with --json", async () => {
-    const r = await xtls(["demo", "--json"]);
+    const story = JSON.parse((await xtls(["demo", "--json"])).stdout);
+    expect(story).toMatchObject({
+      mode: "story",
+      protocol: "TLSv1.3",
+      plaintextLeaks: 0,
+      firstContact: { method: "srp", passwordsAsked: 2 },
+      file: { name: "balcony-scene.txt", size: 1048576, verified: true },
+      secondSession: { trust: "trust-store", passwordsAsked: 0 },
+    });
+    const r = await xtls(["demo", "--json", "--mode", "jingle"]);
     expect(r.code).toBe(0);
     const summary = JSON.parse(r.stdout);
     expect(summary).toMatchObject({ mode: "jingle", protocol: "TLSv1.3", plaintextLeaks: 0 });
@@ -93,21 +122,19 @@ describe("xtls demo", () => {
   });
 
   it("uses colours when asked", async () => {
-    expect((await xtls(["demo", "--color"])).stdout).toContain("\u001b[");
-    expect((await xtls(["demo"], { FORCE_COLOR: "1" })).stdout).toContain("\u001b[");
+    expect((await xtls(["demo", "--color", "--mode", "jingle"])).stdout).toContain("\u001b[");
+    expect((await xtls(["demo", "--mode", "q"], { FORCE_COLOR: "1" })).stdout).toContain("\u001b[");
   });
 
-  it.each([["jingle"], ["q"]])(
+  it.each([["story"], ["jingle"], ["q"]])(
     "runs through a real server (the project's Prosody) in mode %s",
     async (mode) => {
       const r = await xtls(["demo", "--server", prosody.service, "--mode", mode]);
       expect(r.stderr).toBe("");
       expect(r.code).toBe(0);
-      expect(r.stdout).toContain("(a real XMPP server)");
-      expect(r.stdout).toContain(
-        mode === "jingle" ? "“M'lady, I would be pleased" : "“I take thee at thy word:”",
-      );
-      expect(r.stdout).toContain("the words of the play appear 0 times");
+      expect(r.stdout).toContain("a real XMPP server");
+      expect(r.stdout).toContain(mode === "q" ? "“I take thee at thy word:”" : "“M'lady, I would be pleased");
+      expect(r.stdout).toMatch(/the words of the play.* appear 0 times/);
     },
   );
 

@@ -1,0 +1,162 @@
+/**
+ * The account a command acts as: JID, password, server, resource, and the directory that
+ * holds its identity and trust store — from options or the environment.
+ */
+import { homedir } from "node:os";
+import { join } from "node:path";
+import { createXtls, type Xtls } from "@xtls/client";
+import { bareJid, type Element, tryParseJid } from "@xtls/core";
+import type { PasswordRequest, SasConfirmRequest } from "@xtls/tls";
+import type { Prompter } from "./prompt.js";
+import type { Style } from "./style.js";
+
+export class UsageError extends Error {}
+
+/** Exit codes: documented in --help and the README. */
+export const EXIT = {
+  ok: 0,
+  failed: 1,
+  usage: 2,
+  /** The peer could not be verified (wrong password, codes differ, man in the middle). */
+  security: 3,
+  /** The peer declined or cancelled. */
+  declined: 4,
+  /** The XMPP server is unreachable or refused our login. */
+  connection: 5,
+} as const;
+
+export const ACCOUNT_OPTIONS = {
+  jid: { type: "string" },
+  password: { type: "string" },
+  server: { type: "string" },
+  resource: { type: "string" },
+  dir: { type: "string" },
+} as const;
+
+export const ACCOUNT_HELP = `Account (options or environment):
+  --jid JID            your account, e.g. romeo@montague.lit       [XTLS_JID]
+  --password PW        its password                                [XTLS_PASSWORD]
+  --server URL         xmpp://host:port (default xmpp://<domain>:5222) [XTLS_SERVER]
+  --resource NAME      this device's resource (default xtls-cli)   [XTLS_RESOURCE]
+  --dir DIR            identity and trust store (default ~/.config/xtls/<jid>) [XTLS_DIR]
+First contact: the one-time password is asked without echo (or read from XTLS_OTP, or from
+stdin when it is not a terminal); a short code is shown as 6 digits and emoji.`;
+
+export interface Account {
+  readonly jid: string;
+  readonly password: string | undefined;
+  readonly server: string;
+  readonly resource: string;
+  readonly dir: string;
+}
+
+const str = (v: unknown) => (typeof v === "string" && v !== "" ? v : undefined);
+
+export function resolveAccount(
+  values: Record<string, unknown>,
+  env: NodeJS.ProcessEnv,
+  needPassword: boolean,
+): Account {
+  const jid = str(values.jid) ?? str(env.XTLS_JID);
+  if (!jid) throw new UsageError("which account? give --jid (or set XTLS_JID)");
+  const parsed = tryParseJid(jid);
+  if (!parsed?.local)
+    throw new UsageError(`--jid must be a user's JID like romeo@montague.lit, got "${jid}"`);
+  const password = str(values.password) ?? str(env.XTLS_PASSWORD);
+  if (needPassword && !password)
+    throw new UsageError("the account's password is missing: --password (or XTLS_PASSWORD)");
+  const server = str(values.server) ?? str(env.XTLS_SERVER) ?? `xmpp://${parsed.domain}:5222`;
+  if (!/^(xmpp|xmpps|ws|wss):\/\//.test(server))
+    throw new UsageError(`--server must look like xmpp://host:port, got "${server}"`);
+  return {
+    jid: parsed.bare,
+    password,
+    server,
+    resource: str(values.resource) ?? str(env.XTLS_RESOURCE) ?? parsed.resource ?? "xtls-cli",
+    dir: str(values.dir) ?? str(env.XTLS_DIR) ?? join(homedir(), ".config", "xtls", parsed.bare),
+  };
+}
+
+export function checkPeer(jid: string | undefined, what = "--to"): string {
+  const parsed = jid ? tryParseJid(jid) : undefined;
+  if (!parsed?.local || !parsed.resource) {
+    throw new UsageError(
+      `${what} needs the peer's full JID (with its resource), e.g. juliet@capulet.lit/balcony; got "${jid ?? ""}"`,
+    );
+  }
+  return parsed.full;
+}
+
+export class ConnectionError extends Error {}
+
+interface XmppClient {
+  jid?: { toString(): string } | null;
+  reconnect: { stop(): void };
+  start(): Promise<unknown>;
+  stop(): Promise<unknown>;
+  send(el: Element): Promise<unknown>;
+  on(event: string, listener: (...args: never[]) => void): unknown;
+}
+
+export interface Connected {
+  readonly xtls: Xtls;
+  readonly client: XmppClient;
+  close(): Promise<void>;
+}
+
+/** Connects the account and wires XTLS with the terminal's prompts. */
+export async function connect(
+  account: Account,
+  prompter: Prompter,
+  style: Style,
+  err: NodeJS.WritableStream,
+  env: NodeJS.ProcessEnv,
+): Promise<Connected> {
+  // @ts-expect-error -- @xmpp/client ships no type declarations; the shape used is XmppClient above.
+  const { client } = (await import("@xmpp/client")) as unknown as {
+    client: (o: Record<string, unknown>) => XmppClient;
+  };
+  const [local, domain] = account.jid.split("@") as [string, string];
+  const xmpp = client({
+    service: account.server,
+    domain,
+    username: local,
+    password: account.password,
+    resource: account.resource,
+  });
+  xmpp.reconnect.stop();
+  xmpp.on("error", () => {});
+  try {
+    await xmpp.start();
+  } catch (error) {
+    throw new ConnectionError(
+      `cannot log in to ${account.server} as ${account.jid}: ${(error as Error).message}`,
+    );
+  }
+  const xtls = await createXtls(xmpp as never, {
+    dir: account.dir,
+    askPassword: async (req: PasswordRequest) => {
+      if (env.XTLS_OTP) return env.XTLS_OTP;
+      return prompter.ask(
+        `First contact with ${req.peer} (certificate ${req.fingerprint.slice(0, 16)}…).\nOne-time password agreed with them: `,
+        { hidden: true },
+      );
+    },
+    confirmSas: async (req: SasConfirmRequest) => {
+      err.write(
+        `\nCompare this code with ${req.peer}:\n  ${style.bold(req.digits.replace(/(\d{3})(\d{3})/, "$1 $2"))}\n  ${req.emoji.map((e) => `${e.emoji} ${e.description}`).join("  ")}\n`,
+      );
+      return prompter.confirm("Does their screen show the same code?");
+    },
+  });
+  return {
+    xtls,
+    client: xmpp,
+    close: async () => {
+      await xtls.close().catch(() => {});
+      await xmpp.stop().catch(() => {});
+    },
+  };
+}
+
+export { bareJid };

@@ -1,0 +1,85 @@
+/** `xtls send FILE --to JID`: an end-to-end encrypted file transfer. */
+import { stat } from "node:fs/promises";
+import { basename } from "node:path";
+import { parseArgs } from "node:util";
+import { formatFingerprint } from "@xtls/tls";
+import {
+  ACCOUNT_HELP,
+  ACCOUNT_OPTIONS,
+  checkPeer,
+  connect,
+  EXIT,
+  resolveAccount,
+  UsageError,
+} from "../account.js";
+import { formatBytes, ProgressBar } from "../progress.js";
+import type { CommandIo } from "./io.js";
+
+export const SEND_HELP = `xtls send FILE --to JID — send a file, end-to-end encrypted (XEP-0234 inside XTLS)
+
+  --to JID      the peer's full JID, e.g. juliet@capulet.lit/balcony
+  --json        print a JSON summary instead of text
+
+The receiver stores the file only once its size and SHA-256 match; this command returns
+when it has. Progress (rate, ETA) goes to stderr.
+
+${ACCOUNT_HELP}
+`;
+
+export async function sendCommand(argv: readonly string[], io: CommandIo): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: [...argv],
+    options: {
+      ...ACCOUNT_OPTIONS,
+      to: { type: "string" },
+      json: { type: "boolean" },
+      help: { type: "boolean", short: "h" },
+    },
+    allowPositionals: true,
+  });
+  if (values.help) {
+    io.stdout.write(SEND_HELP);
+    return EXIT.ok;
+  }
+  const [file] = positionals;
+  if (!file || positionals.length > 1) throw new UsageError("xtls send FILE --to JID (one file)");
+  const peer = checkPeer(values.to);
+  const account = resolveAccount(values, io.env, true);
+  const info = await stat(file).catch(() => undefined);
+  if (!info?.isFile()) throw new UsageError(`not a readable file: ${file}`);
+  const { xtls, close } = await connect(account, io.prompter, io.style, io.stderr, io.env);
+  try {
+    const t0 = performance.now();
+    const transfer = await xtls.sendFile(peer, file);
+    const bar = new ProgressBar(io.stderr, io.style, basename(file), info.size);
+    transfer.on("progress", ({ bytes, rate }) => bar.update(bytes, rate));
+    const result = await transfer.done;
+    bar.finish();
+    const ms = performance.now() - t0;
+    const channel = transfer.session?.secured as
+      | { peer?: { fingerprint: string; trust: { source: string } } }
+      | undefined;
+    const summary = {
+      file: result.name,
+      size: result.size,
+      sha256: Buffer.from(result.hash.value, "base64").toString("hex"),
+      peer,
+      peerFingerprint: channel?.peer?.fingerprint,
+      trust: channel?.peer?.trust.source,
+      ms: Math.round(ms),
+    };
+    if (values.json) io.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+    else {
+      io.stdout.write(
+        `${io.style.green("sent")} ${result.name} (${formatBytes(result.size)}) to ${peer} in ${(ms / 1000).toFixed(1)} s\n` +
+          `  SHA-256 ${summary.sha256} ${io.style.green("verified by the receiver")}\n` +
+          (summary.peerFingerprint
+            ? `  peer certificate ${formatFingerprint(summary.peerFingerprint)} (${summary.trust})\n`
+            : ""),
+      );
+    }
+    return EXIT.ok;
+  } finally {
+    await close();
+  }
+}
