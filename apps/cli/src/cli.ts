@@ -56,6 +56,8 @@ Runs on the embedded in-process router unless --server is given.
 
 Options:
   --mode story|jingle|q   what to show (default story)                      [env XTLS_MODE]
+  --transport ibb|s5b     jingle mode's transport: in-band bytestreams (default), or SOCKS5
+                          (a direct connection, the server's proxy) with IBB as fallback
   --server URL            a real XMPP server, e.g. xmpp://127.0.0.1:15222   [env XTLS_SERVER]
   --romeo JID             Romeo's account (default romeo@montague.lit)      [env XTLS_ROMEO_JID]
   --juliet JID            Juliet's account (default juliet@capulet.lit)     [env XTLS_JULIET_JID]
@@ -131,6 +133,7 @@ async function demo(argv: readonly string[], io: CliIo): Promise<number> {
       args: [...argv],
       options: {
         mode: { type: "string" },
+        transport: { type: "string" },
         server: { type: "string" },
         romeo: { type: "string" },
         juliet: { type: "string" },
@@ -167,6 +170,11 @@ async function demo(argv: readonly string[], io: CliIo): Promise<number> {
     io.stderr.write(`xtls demo: --mode must be one of ${MODES.join(", ")}, got "${mode}"\n`);
     return EXIT.usage;
   }
+  const transport = str(values.transport) ?? "ibb";
+  if (transport !== "ibb" && transport !== "s5b") {
+    io.stderr.write(`xtls demo: --transport must be ibb or s5b, got "${transport}"\n`);
+    return EXIT.usage;
+  }
   if (service !== undefined && !/^(xmpp|xmpps|ws|wss):\/\//.test(service)) {
     io.stderr.write(`xtls demo: --server must look like xmpp://host:port, got "${service}"\n`);
     return EXIT.usage;
@@ -201,6 +209,7 @@ async function demo(argv: readonly string[], io: CliIo): Promise<number> {
       result = await runDemo({
         out: values.json ? devnull : io.stdout,
         mode: mode as DemoMode,
+        transport,
         style: makeStyle(color),
         width,
         server,

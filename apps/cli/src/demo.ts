@@ -22,8 +22,14 @@ import {
 } from "@xtls/core";
 import { IbbTransport, InBandBytestreams } from "@xtls/ibb";
 import { type IqTunnel, IqTunnelService } from "@xtls/iq-tunnel";
-import { createJingleManager, type JingleSession, type SessionPhase } from "@xtls/jingle";
+import {
+  createJingleManager,
+  type JingleSession,
+  type SessionPhase,
+  type TransportMethod,
+} from "@xtls/jingle";
 import { supportsXtls, type XtlsChannel, XtlsSecurity } from "@xtls/jingle-xtls";
+import { S5bTransport, Socks5Bytestreams } from "@xtls/socks5";
 import {
   createIdentity,
   formatFingerprint,
@@ -46,6 +52,8 @@ export const DRAFT_LINE = "M'lady, I would be pleased to make your acquaintance.
 export const DRAFT_REPLY = "Art thou not Romeo, and a Montague?";
 
 export type DemoMode = "jingle" | "q";
+/** The Jingle transport of `--mode jingle`: IBB, or SOCKS5 first with IBB as the fallback. */
+export type DemoTransport = "ibb" | "s5b";
 
 export interface Account {
   readonly jid: string;
@@ -58,6 +66,8 @@ export interface DemoOptions {
   readonly width?: number;
   /** Default `jingle`. */
   readonly mode?: DemoMode;
+  /** Default `ibb`. */
+  readonly transport?: DemoTransport;
   /** A real server (`xmpp://host:port`); the embedded router when absent. */
   readonly server?: { readonly service: string; readonly romeo: Account; readonly juliet: Account };
 }
@@ -120,7 +130,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   t.line(
     style.bold(
       mode === "jingle"
-        ? "XTLS demo — Jingle + XTLS over in-band bytestreams, carrying an end-to-end XML stream (draft-meyer-xmpp-e2e-encryption-02)"
+        ? `XTLS demo — Jingle + XTLS over ${options.transport === "s5b" ? "SOCKS5 bytestreams (IBB as fallback)" : "in-band bytestreams"}, carrying an end-to-end XML stream (draft-meyer-xmpp-e2e-encryption-02)`
         : "XTLS demo — Mode Q: the IQ-based tunnel of the XTLS ProtoXEP (urn:xmpp:tmp:xtls)",
     ),
   );
@@ -145,7 +155,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
 
     const story =
       mode === "jingle"
-        ? await jingleStory(t, style, romeo, juliet)
+        ? await jingleStory(t, style, romeo, juliet, options.transport ?? "ibb")
         : await modeQStory(t, style, romeo, juliet);
     await story.cleanup();
 
@@ -157,7 +167,10 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     t.line(`  Juliet         SHA-256 ${formatFingerprint(juliet.identity.fingerprint)}`);
     const carrier = mode === "jingle" ? "IBB <data/> IQs" : "<data/> IQs";
     t.line(
-      `  On the wire    ${wire.length} stanzas; ${dataIqs} ${carrier} carried ${ciphertextBytes} bytes of TLS records as Base64; ` +
+      `  On the wire    ${wire.length} stanzas; ` +
+        (dataIqs === 0 && options.transport === "s5b"
+          ? "the TLS records went over a SOCKS5 connection, not through XMPP; "
+          : `${dataIqs} ${carrier} carried ${ciphertextBytes} bytes of TLS records as Base64; `) +
         `the words of the play appear ${leaks === 0 ? style.green("0 times") : style.red(`${leaks} times`)}`,
     );
     t.line(`  Time           ${ms.toFixed(0)} ms`);
@@ -181,17 +194,27 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
 
 // --- the draft's flow: Jingle + XTLS + IBB + XML stream -----------------------------
 
-async function jingleStory(t: Transcript, style: Style, romeo: Side, juliet: Side): Promise<Story> {
+async function jingleStory(
+  t: Transcript,
+  style: Style,
+  romeo: Side,
+  juliet: Side,
+  transport: DemoTransport,
+): Promise<Story> {
   const party = (side: Side) => {
     const ibb = new InBandBytestreams(side.link);
-    const transport = new IbbTransport({ ibb });
+    const socks5 = transport === "s5b" ? new Socks5Bytestreams(side.link) : undefined;
+    const transports: TransportMethod[] = [
+      ...(socks5 ? [new S5bTransport({ socks5 })] : []),
+      new IbbTransport({ ibb }),
+    ];
     const security = new XtlsSecurity({ engine: side.engine });
     const manager = createJingleManager(side.link, {
       applications: [new XmlStreamApplication()],
-      transports: [transport],
+      transports,
       security: [security],
     });
-    return { ibb, transport, security, manager };
+    return { ibb, socks5, transports, security, manager };
   };
   const r = party(romeo);
   const j = party(juliet);
@@ -210,8 +233,11 @@ async function jingleStory(t: Transcript, style: Style, romeo: Side, juliet: Sid
   const followPhases = (side: Side, session: JingleSession, seen: string[]) => {
     const what: Record<SessionPhase, string> = {
       negotiating: "negotiating",
-      connecting: "opening the in-band bytestream",
-      securing: "TLS 1.3 handshake — the first bytes on IBB",
+      connecting: transport === "s5b" ? "connecting the SOCKS5 candidates" : "opening the in-band bytestream",
+      securing:
+        transport === "s5b"
+          ? "TLS 1.3 handshake — the first bytes on SOCKS5"
+          : "TLS 1.3 handshake — the first bytes on IBB",
       established: "transport reported open — only now, after both certificates were verified",
       ended: "session ended",
     };
@@ -246,7 +272,7 @@ async function jingleStory(t: Transcript, style: Style, romeo: Side, juliet: Sid
   );
   const session = r.manager.initiate(juliet.link.jid, {
     application: app,
-    transports: [r.transport],
+    transports: r.transports,
     security: r.security,
   });
   followPhases(romeo, session, romeoPhases);
@@ -306,7 +332,7 @@ async function jingleStory(t: Transcript, style: Style, romeo: Side, juliet: Sid
     received: { romeo: atRomeo, juliet: atJuliet },
     secrets: ["acquaintance", "Art thou not", "on the balcony", "xtls demo"],
     cleanup: async () => {
-      await Promise.allSettled([r.ibb.close(), j.ibb.close()]);
+      await Promise.allSettled([r.ibb.close(), j.ibb.close(), r.socks5?.close(), j.socks5?.close()]);
     },
   };
 }

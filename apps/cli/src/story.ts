@@ -95,6 +95,11 @@ export async function runStory(options: StoryOptions): Promise<StoryResult> {
     );
 
     heading("2. First contact: a Jingle session with the XTLS precondition, srp inside TLS 1.3");
+    line(
+      style.dim(
+        "  (transports: SOCKS5 — a direct connection, or the server's proxy — then in-band bytestreams)",
+      ),
+    );
     const julietChats: Chat[] = [];
     const atJuliet: string[] = [];
     const atRomeo: string[] = [];
@@ -114,7 +119,7 @@ export async function runStory(options: StoryOptions): Promise<StoryResult> {
     line(
       `  romeo: ${chat.tls?.protocol} ${chat.tls?.cipher}; Juliet's certificate ${who.fingerprint.slice(0, 16)}… ${style.green(`verified by ${who.trust.source}, now pinned`)}`,
     );
-    line(style.dim(`  on the wire: ${summarize(wire.slice(mark))}`));
+    line(style.dim(`  on the wire: ${summarize(wire.slice(mark), chat.session)}`));
 
     heading("3. An encrypted chat (an XML stream inside the tunnel)");
     chat.on("message", (m) => atRomeo.push(m.body));
@@ -163,7 +168,7 @@ export async function runStory(options: StoryOptions): Promise<StoryResult> {
     line(
       `  juliet: stored ${receivedPath!.slice(dir.length + 1)} — SHA-256 ${sha256.slice(0, 16)}… ${verified ? style.green("matches") : style.red("DIFFERS")}`,
     );
-    line(style.dim(`  on the wire: ${summarize(wire.slice(fileMark))}`));
+    line(style.dim(`  on the wire: ${summarize(wire.slice(fileMark), transfer.session!)}`));
 
     heading("5. The next session: certificates only, no password");
     const before = asked.romeo + asked.juliet;
@@ -216,11 +221,15 @@ export async function runStory(options: StoryOptions): Promise<StoryResult> {
   }
 }
 
-function summarize(raw: readonly string[]): string {
+function summarize(raw: readonly string[], session: { transportNamespace: string }): string {
   const count = (re: RegExp) => raw.filter((w) => re.test(w)).length;
   const jingle = count(new RegExp(`xmlns=["']${NS.JINGLE}["']`));
   const data = count(/<data [^>]*xmlns=["']http:\/\/jabber\.org\/protocol\/ibb/);
-  return `${raw.length} stanzas — ${jingle} Jingle, ${data} IBB <data/> with Base64 TLS records, the rest acks and IBB open/close`;
+  const carrier =
+    session.transportNamespace === NS.JINGLE_S5B
+      ? "the TLS records went over a SOCKS5 connection, not through XMPP"
+      : `${data} IBB <data/> IQs carried the TLS records as Base64`;
+  return `${raw.length} stanzas (${jingle} Jingle, the rest acks and transport negotiation); ${carrier}`;
 }
 
 async function until(cond: () => boolean, ms = 30_000): Promise<void> {

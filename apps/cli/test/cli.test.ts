@@ -86,6 +86,17 @@ describe("xtls demo", () => {
     expect(r.stdout).not.toContain("\u001b["); // piped: no colours
   });
 
+  it("runs the draft's flow over SOCKS5 with --transport s5b (candidates, nomination, TLS on the TCP connection)", async () => {
+    const r = await xtls(["demo", "--mode", "jingle", "--transport", "s5b", "--width", "160"]);
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("jingle session-initiate: xmlstream, s5b, xtls fp");
+    expect(r.stdout).toContain("jingle transport-info: s5b");
+    expect(r.stdout).toContain("TLS 1.3 handshake — the first bytes on SOCKS5");
+    expect(r.stdout).toContain("the TLS records went over a SOCKS5 connection, not through XMPP");
+    expect(r.stdout).toContain("“Art thou not Romeo, and a Montague?”");
+  });
+
   it("runs the Mode Q story with --mode q", async () => {
     const r = await xtls(["demo", "--mode", "q"]);
     expect(r.stderr).toBe("");
@@ -165,6 +176,7 @@ describe("xtls usage", () => {
     [["demo", "--server", "localhost:5222"], 2],
     [["demo", "--width", "-3"], 2],
     [["demo", "--mode", "s5b"], 2],
+    [["demo", "--transport", "tcp"], 2],
   ])("xtls %j exits %i", async (args, code) => {
     const r = await xtls(args);
     expect(r.code).toBe(code);

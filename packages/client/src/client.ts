@@ -32,6 +32,7 @@ import {
   type TransportMethod,
 } from "@xtls/jingle";
 import { supportsXtls, XtlsSecurity, type XtlsSecurityOptions } from "@xtls/jingle-xtls";
+import { S5bTransport, Socks5Bytestreams, type Socks5BytestreamsOptions } from "@xtls/socks5";
 import {
   type AttemptLimiter,
   FileTrustStore,
@@ -62,7 +63,13 @@ export interface XtlsOptions {
   readonly tofu?: boolean;
   /** Per-peer limits on password attempts. */
   readonly attemptLimiter?: AttemptLimiter;
-  /** Other transports to prefer over in-band bytestreams (e.g. SOCKS5), best first. */
+  /**
+   * SOCKS5 bytestreams (XEP-0065/0260), preferred over in-band bytestreams: our own
+   * streamhost (loopback by default) and the server's proxies. Options of the service, or
+   * `false` for in-band bytestreams only. Default: on, proxies discovered on the server.
+   */
+  readonly socks5?: false | Socks5BytestreamsOptions;
+  /** Transports to prefer over the default ones, best first. */
   readonly transports?: (ctx: { link: XmppLink }) => TransportMethod[];
   /** More Jingle applications to accept (e.g. file transfer). */
   readonly applications?: readonly ApplicationFormat[];
@@ -93,6 +100,8 @@ export class Xtls extends EventEmitter<XtlsEvents> {
   readonly security: XtlsSecurity;
   readonly jingle: JingleManager;
   readonly ibb: InBandBytestreams;
+  /** The SOCKS5 bytestreams service, unless disabled. */
+  readonly socks5: Socks5Bytestreams | undefined;
   /** Transports in order of preference; IBB is always last (XEP-0234, XEP-0247). */
   readonly transports: readonly TransportMethod[];
   /** Encrypted file transfer (XEP-0234); `sendFile` and the `file` event use it. */
@@ -115,7 +124,12 @@ export class Xtls extends EventEmitter<XtlsEvents> {
       confirmSas: options.confirmSas,
     });
     this.ibb = new InBandBytestreams(link);
-    this.transports = [...(options.transports?.({ link }) ?? []), new IbbTransport({ ibb: this.ibb })];
+    this.socks5 = options.socks5 === false ? undefined : new Socks5Bytestreams(link, options.socks5 ?? {});
+    this.transports = [
+      ...(options.transports?.({ link }) ?? []),
+      ...(this.socks5 ? [new S5bTransport({ socks5: this.socks5 })] : []),
+      new IbbTransport({ ibb: this.ibb }),
+    ];
     this.jingle = createJingleManager(link, {
       applications: [
         new XmlStreamApplication(),
@@ -210,7 +224,7 @@ export class Xtls extends EventEmitter<XtlsEvents> {
   async close(): Promise<void> {
     this.files.close();
     await this.jingle.terminateAll();
-    await this.ibb.close();
+    await Promise.allSettled([this.ibb.close(), this.socks5?.close()]);
   }
 }
 

@@ -1,6 +1,6 @@
 // The facade on the embedded router: chats both ways, decline, and first contact refused
 // without a way to verify.
-import { LocalRouter } from "@xtls/core";
+import { LocalRouter, NS } from "@xtls/core";
 import { SessionTerminatedError } from "@xtls/jingle";
 import { afterEach, describe, expect, it } from "vitest";
 import { createXtls, type Xtls } from "../src/index.js";
@@ -35,9 +35,21 @@ describe("@xtls/client on the embedded router", () => {
     expect(await back).toBe("Forswear it, sight!");
     expect(chat.peerIdentity?.fingerprint).toBe(juliet.fingerprint);
     expect(chat.tls?.protocol).toBe("TLSv1.3");
+    // SOCKS5 is preferred (our loopback streamhost here), IBB the fallback.
+    expect(chat.session.transportNamespace).toBe(NS.JINGLE_S5B);
     expect(await romeo.supportsXtls(JULIET)).toBe(true);
     await chat.close();
     await hers.closed;
+  });
+
+  it("with socks5: false, the chat runs over in-band bytestreams", async () => {
+    const [romeo, juliet] = await pair({ socks5: false });
+    await romeo.trustStore.pin(JULIET, juliet.fingerprint, { method: "manual" });
+    await juliet.trustStore.pin(ROMEO, romeo.fingerprint, { method: "manual" });
+    juliet.on("chat", (incoming) => void incoming.accept());
+    const chat = await romeo.openChat(JULIET);
+    expect(chat.session.transportNamespace).toBe(NS.JINGLE_IBB);
+    await chat.close();
   });
 
   it("a declined chat rejects openChat with decline", async () => {

@@ -285,9 +285,11 @@ export class JingleSession extends EventEmitter<SessionEvents> {
         : undefined;
       this.#security =
         securityMethod && offered.security ? await securityMethod.accept(ctx, offered.security) : undefined;
-      // Expect the peer's first transport move before it can arrive.
-      const connecting = this.#connect(this.#transport!);
-      await this.#send("session-accept", {
+      // The accept is written first (a transport's own first move, e.g. S5B's
+      // transport-info, must not overtake it), and the transport starts right behind it,
+      // before the ack: ready for the peer's first move (an IBB <open/>), which can only
+      // follow the accept.
+      const accepting = this.#send("session-accept", {
         responder: this.local,
         contents: [
           {
@@ -299,6 +301,8 @@ export class JingleSession extends EventEmitter<SessionEvents> {
           },
         ],
       });
+      const connecting = this.#connect(this.#transport!);
+      await accepting;
       accepted = true;
       this.#setState("active");
       void connecting.catch(() => {});
