@@ -14,6 +14,7 @@ import {
   type JingleSession,
 } from "@xtls/jingle";
 import { XtlsSecurity } from "@xtls/jingle-xtls";
+import { S5bTransport, Socks5Bytestreams, type Socks5BytestreamsOptions } from "@xtls/socks5";
 import { createIdentity, type Identity, MemoryTrustStore, NodeTlsEngine, type SessionCache } from "@xtls/tls";
 import { XmlStreamApplication } from "@xtls/xmlstream";
 
@@ -85,6 +86,8 @@ export interface Party {
   readonly security: XtlsSecurity;
   readonly manager: JingleManager;
   readonly engine: NodeTlsEngine;
+  readonly socks5?: Socks5Bytestreams;
+  readonly s5b?: S5bTransport;
 }
 
 export interface PartyOptions {
@@ -93,6 +96,8 @@ export interface PartyOptions {
   readonly blockSize?: number;
   /** Resumption tickets; false disables resumption. */
   readonly sessionCache?: SessionCache | false;
+  /** Add a SOCKS5 transport (preferred) with these service options. */
+  readonly socks5?: Socks5BytestreamsOptions & { readonly direct?: boolean; readonly nativeSocket?: boolean };
 }
 
 export async function party(link: XmppLink, options: PartyOptions): Promise<Party> {
@@ -107,12 +112,16 @@ export async function party(link: XmppLink, options: PartyOptions): Promise<Part
   // Plain IBB runs open unsolicited bytestreams to the same party: take them all.
   const ibb = new InBandBytestreams(link, { window: options.window, accept: () => true });
   const transport = new IbbTransport({ ibb, blockSize: options.blockSize, window: options.window });
+  const socks5 = options.socks5 ? new Socks5Bytestreams(link, options.socks5) : undefined;
+  const s5b = socks5
+    ? new S5bTransport({ socks5, direct: options.socks5?.direct, nativeSocket: options.socks5?.nativeSocket })
+    : undefined;
   const manager = createJingleManager(link, {
     applications: [new RawFormat(), new XmlStreamApplication()],
-    transports: [transport],
+    transports: s5b ? [s5b, transport] : [transport],
     security: [security],
   });
-  return { link, ibb, transport, security, manager, engine };
+  return { link, ibb, transport, security, manager, engine, socks5, s5b };
 }
 
 /** The responder accepts every raw session; resolves each with its handle. */

@@ -21,11 +21,13 @@ import type { BenchContext, Row, ScenarioResult } from "./context.js";
 import { ibbScenario } from "./ibb.js";
 import { latencyScenario } from "./latency.js";
 import { modeQScenario } from "./modeq.js";
+import { s5bScenario } from "./s5b.js";
 import { scaleScenario } from "./scale.js";
 import { fmt } from "./stats.js";
 
 const BENCH = join(dirname(fileURLToPath(import.meta.url)), "..");
 const SCENARIOS: Record<string, (ctx: BenchContext) => Promise<ScenarioResult>> = {
+  s5b: s5bScenario,
   latency: latencyScenario,
   ibb: ibbScenario,
   modeq: modeQScenario,

@@ -86,8 +86,8 @@ export {
 } from "./xml.js";
 export {
   fromXmppClient,
-  streamManagementSettled,
   SM_ACK_EVERY,
+  streamManagementSettled,
   type XmppJsClient,
   type XmppJsContext,
   XmppJsLink,

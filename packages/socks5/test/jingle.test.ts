@@ -1,3 +1,4 @@
+import { Socket } from "node:net";
 // XEP-0260 under a real Jingle session with the XTLS precondition, on the embedded
 // router with direct candidates on loopback (and a proxy65 stand-in): nomination, the
 // early-bytes rule, fallback to IBB with transport-replace, and a TCP reset mid-stream.
@@ -55,9 +56,7 @@ describe("XTLS over S5B direct (XEP-0260, embedded router)", () => {
     await Promise.all([t.session.done, t.responder.done]);
     expect(t.session.transportNamespace).toBe("urn:xmpp:jingle:transports:s5b:1");
     // Both connected to each other's direct candidate; equal priorities: the initiator's pick wins.
-    expect(atRomeo.map((n) => [n.by, n.candidate.type, n.stream.mediated])).toEqual([
-      ["us", "direct", false],
-    ]);
+    expect(atRomeo.map((n) => [n.by, n.candidate.type, n.mediated])).toEqual([["us", "direct", false]]);
     expect(atJuliet.map((n) => [n.by, n.candidate.type])).toEqual([["peer", "direct"]]);
     expect(atJuliet[0]!.candidate.cid).toBe(atRomeo[0]!.candidate.cid);
     const steps = trace(wire, NAMES);
@@ -67,6 +66,20 @@ describe("XTLS over S5B direct (XEP-0260, embedded router)", () => {
       "R:transport-info[candidate-used]",
     ]);
     expect(steps.at(-1)).toBe("R:session-terminate(success)");
+  }, 120_000);
+
+  it("nativeSocket: TLS runs on the bare TCP socket of the direct candidate; 64 MiB verified;", async () => {
+    const { romeo, juliet } = await pair({
+      romeo: { s5b: { nativeSocket: true } },
+      juliet: { s5b: { nativeSocket: true } },
+    });
+    const [atRomeo, atJuliet] = [nominations(romeo), nominations(juliet)];
+    const t = await transfer(romeo, juliet, 64 * MiB);
+    const [sent, received] = await Promise.all([t.app.sent, t.theirApp.received]);
+    expect(received).toEqual(sent);
+    await Promise.all([t.session.done, t.responder.done]);
+    expect(atRomeo[0]!.stream).toBeInstanceOf(Socket);
+    expect(atJuliet[0]!.stream).toBeInstanceOf(Socket);
   }, 120_000);
 
   it("the XML stream application (XEP-0247) runs over it too", async () => {

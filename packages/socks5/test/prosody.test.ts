@@ -161,6 +161,6 @@ describe("Jingle + XTLS over S5B through Prosody's proxy65", () => {
     expect(atRomeo.map((n) => [n.by, n.candidate.type, n.candidate.jid])).toEqual([
       ["peer", "proxy", "proxy.montague.lit"],
     ]);
-    expect(atJuliet.map((n) => [n.by, n.candidate.type, n.stream.mediated])).toEqual([["us", "proxy", true]]);
+    expect(atJuliet.map((n) => [n.by, n.candidate.type, n.mediated])).toEqual([["us", "proxy", true]]);
   }, 120_000);
 });
