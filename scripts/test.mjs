@@ -7,6 +7,7 @@ import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { acquireProsody, ensureProsodyInstalled, releaseProsody } from "../tools/test-servers/prosody.js";
+import { ensureChromiumInstalled } from "../apps/web/scripts/chromium.js";
 import { ensureSlixmppInstalled } from "../tools/test-servers/slixmpp.js";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -24,6 +25,7 @@ let status = run(bin("biome"), ["check", "."]);
 if (status === 0) {
   ensureProsodyInstalled();
   ensureSlixmppInstalled();
+  ensureChromiumInstalled();
   await acquireProsody(process.pid);
   try {
     status = run(bin("turbo"), [

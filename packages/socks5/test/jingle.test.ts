@@ -10,6 +10,7 @@ import {
   type TransportHandle,
   type TransportMethod,
 } from "@xtls/jingle";
+import { TruncationError } from "@xtls/tls";
 import { XmlStreamSession } from "@xtls/xmlstream";
 import { afterEach, describe, expect, it } from "vitest";
 import { S5bConnectionLostError, type S5bNomination, StreamhostListener } from "../src/index.js";
@@ -327,8 +328,12 @@ describe("faults and fallback", () => {
     expect(relay.resets).toBe(1);
     // Underneath TLS, each side's S5B stream failed with the RST; the TLS channel passes
     // that error up as is: the sender sees it on write, the receiver on read.
-    expect(sendError).toBeInstanceOf(S5bConnectionLostError);
-    expect(receiveError).toBeInstanceOf(S5bConnectionLostError);
+    // Which one a side sees depends on what it was doing when the RST arrived: writing
+    // (the S5B stream's error) or reading (TLS saw its carrier close without
+    // close_notify). Both are typed, and neither is a clean end.
+    const cutOff = (e: unknown) => e instanceof S5bConnectionLostError || e instanceof TruncationError;
+    expect(sendError).toSatisfy(cutOff);
+    expect(receiveError).toSatisfy(cutOff);
     const [ours, theirs] = await Promise.all([
       t.session.done.catch((e: Error) => e),
       t.responder.done.catch((e: Error) => e),
@@ -337,6 +342,6 @@ describe("faults and fallback", () => {
       expect(ended).toBeInstanceOf(SessionTerminatedError);
       expect((ended as SessionTerminatedError).reason.condition).toBe("failed-application");
     }
-    expect((ours as Error).cause).toBeInstanceOf(S5bConnectionLostError);
+    expect((ours as Error).cause).toSatisfy(cutOff);
   }, 60_000);
 });
