@@ -6,8 +6,8 @@ import { spawnSync } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { acquireProsody, ensureProsodyInstalled, releaseProsody } from "../tools/test-servers/prosody.js";
 import { ensureChromiumInstalled } from "../apps/web/scripts/chromium.js";
+import { acquireProsody, ensureProsodyInstalled, releaseProsody } from "../tools/test-servers/prosody.js";
 import { ensureSlixmppInstalled } from "../tools/test-servers/slixmpp.js";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
