@@ -312,3 +312,104 @@ describe("stanzas from third parties", () => {
     expect(StanzaError.is(error, "item-not-found")).toBe(true);
   });
 });
+
+describe("tampering with the data path", () => {
+  // Flips one bit in the next IBB <data/> Romeo sends, once armed.
+  function flipper() {
+    const state = { armed: false, flipped: 0 };
+    router.intercept((stanza, route) => {
+      const data = stanza.getChild("data", NS.IBB);
+      if (!state.armed || !data || route.from !== ROMEO || stanza.attrs.type !== "set") return undefined;
+      state.armed = false;
+      const bytes = Buffer.from(data.getText(), "base64");
+      bytes[Math.floor(bytes.length / 2)]! ^= 0x10;
+      data.children = [bytes.toString("base64")];
+      state.flipped++;
+      return stanza;
+    });
+    return state;
+  }
+
+  it("a flipped bit in a data chunk: TLS rejects the record (bad_record_mac), both sides end with security-error, nothing tampered is delivered", async () => {
+    const { romeo, juliet } = await scene();
+    const tamper = flipper();
+    const opened = await openXmlStreamSession(romeo, juliet);
+    const atJuliet = inbox(opened.juliet);
+    tamper.armed = true;
+    await opened.romeo.send(xml("message", {}, xml("body", {}, ROMEO_LINE))).catch(() => {});
+    const [atRomeo, atJulietEnd] = await Promise.all([
+      endedWith(opened.session),
+      endedWith(opened.responder),
+    ]);
+    expect(tamper.flipped).toBe(1);
+    expect(atJulietEnd.reason.condition).toBe("security-error");
+    expect(atJulietEnd.by).toBe("local");
+    expect(atRomeo.reason.condition).toBe("security-error");
+    expect(atJuliet).toEqual([]);
+  });
+
+  it("a replayed data chunk (same seq) is refused: the bytestream closes, the session ends in error, nothing is delivered twice", async () => {
+    const { romeo, juliet } = await scene();
+    let replay = false;
+    router.intercept((stanza, route) => {
+      const data = stanza.getChild("data", NS.IBB);
+      if (!replay || !data || route.from !== ROMEO || stanza.attrs.type !== "set") return undefined;
+      replay = false;
+      const copy = xml(
+        "iq",
+        { ...stanza.attrs, id: `${stanza.attrs.id}-again` },
+        xml("data", { ...data.attrs }, data.getText()),
+      );
+      return [stanza, copy];
+    });
+    const opened = await openXmlStreamSession(romeo, juliet);
+    const atJuliet = inbox(opened.juliet);
+    replay = true;
+    await opened.romeo.send(xml("message", {}, xml("body", {}, ROMEO_LINE))).catch(() => {});
+    const [a, b] = await Promise.all([endedWith(opened.session), endedWith(opened.responder)]);
+    expect(a.reason.condition).not.toBe("success");
+    expect(b.reason.condition).not.toBe("success");
+    expect(atJuliet.length).toBeLessThanOrEqual(1);
+  });
+});
+
+describe("floods", () => {
+  it("session-initiates from one account beyond 8 pending get resource-constraint; others still get through", async () => {
+    const { romeo, juliet } = await scene();
+    const mallory = await partyOn(router.createLink(MALLORY), { pins: [JULIET] });
+    const held: JingleSession[] = [];
+    juliet.manager.on("incoming", (incoming) => {
+      // Mallory's offers are left unanswered (a person would be asked); Romeo's accepted.
+      if (incoming.peer === MALLORY) held.push(incoming.session);
+      else void incoming.session.accept({ application: new XmlStreamSession() }).catch(() => {});
+    });
+    const answers: string[] = [];
+    router.observe((e) => {
+      if (e.from === JULIET && e.to === MALLORY && e.stanza.name === "iq") {
+        answers.push(e.stanza.attrs.type === "error" ? StanzaError.fromStanza(e.stanza).condition : "result");
+      }
+    });
+    const flood = Array.from({ length: 20 }, () =>
+      mallory.manager.initiate(JULIET, {
+        application: new XmlStreamSession(),
+        transports: [mallory.transport],
+        security: mallory.security,
+      }),
+    );
+    await until(() => answers.length >= 20);
+    expect(answers.filter((a) => a === "result")).toHaveLength(8);
+    expect(answers.filter((a) => a === "resource-constraint")).toHaveLength(12);
+    expect(held).toHaveLength(8);
+    // Romeo (another account) is not affected by Mallory's flood.
+    const app = new XmlStreamSession();
+    const session = romeo.manager.initiate(JULIET, {
+      application: app,
+      transports: [romeo.transport],
+      security: romeo.security,
+    });
+    const stream = await app.stream;
+    expect(session.state).toBe("active");
+    await stream.close();
+    for (const s of flood) await s.terminate().catch(() => {});
+  });
+});

@@ -45,6 +45,14 @@ export interface JingleManagerOptions {
   readonly replaceTimeoutMs?: number;
   /** Timeout of each Jingle IQ. Default 30 s. */
   readonly requestTimeoutMs?: number;
+  /**
+   * Sessions offered to us and not yet accepted or ended, per peer bare JID. More get
+   * `resource-constraint` (wait). Default 8. Threat: a flood of session-initiates from one
+   * account holding state (and a pending prompt each) until the accept timeout.
+   */
+  readonly maxPendingPerPeer?: number;
+  /** The same, over all peers. Default 64. */
+  readonly maxPending?: number;
 }
 
 /** An offered session, for the application to accept or decline. */
@@ -71,6 +79,8 @@ export class JingleManager extends EventEmitter<JingleManagerEvents> {
   readonly #security: SecurityMethod[];
   readonly #host: SessionHost;
   readonly #requestTimeoutMs: number;
+  readonly #maxPendingPerPeer: number;
+  readonly #maxPending: number;
 
   constructor(signalling: JingleSignalling, options: JingleManagerOptions = {}) {
     super();
@@ -79,6 +89,8 @@ export class JingleManager extends EventEmitter<JingleManagerEvents> {
     this.#transports = [...(options.transports ?? [])];
     this.#security = [...(options.security ?? [])];
     this.#requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
+    this.#maxPendingPerPeer = options.maxPendingPerPeer ?? 8;
+    this.#maxPending = options.maxPending ?? 64;
     const sessionSignalling: SessionSignalling = {
       get local() {
         return signalling.jid;
@@ -157,6 +169,7 @@ export class JingleManager extends EventEmitter<JingleManagerEvents> {
     if (j.action === "session-initiate") {
       if (session) throw jingleError("out-of-order", "a session with this sid exists already");
       this.#checkInitiate(peer, j);
+      this.#checkPendingLimits(peer);
       this.#tieBreak(peer, j);
       this.#incoming(peer, j);
       return;
@@ -168,6 +181,20 @@ export class JingleManager extends EventEmitter<JingleManagerEvents> {
       throw jingleError("unknown-session");
     }
     await session.receive(j);
+  }
+
+  #checkPendingLimits(peer: string): void {
+    const pending = [...this.#sessions.values()].filter((s) => s.role === "responder" && s.state === "pending");
+    const fromPeer = pending.filter((s) => sameBareJid(s.peer, peer)).length;
+    if (fromPeer >= this.#maxPendingPerPeer || pending.length >= this.#maxPending) {
+      throw new StanzaError("resource-constraint", {
+        type: "wait",
+        text:
+          fromPeer >= this.#maxPendingPerPeer
+            ? "too many sessions offered by you are waiting for an answer"
+            : "too many sessions are waiting for an answer",
+      });
+    }
   }
 
   #checkInitiate(peer: string, j: Jingle): void {

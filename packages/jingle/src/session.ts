@@ -680,10 +680,13 @@ export class JingleSession extends EventEmitter<SessionEvents> {
 
   async #fail(error: unknown): Promise<void> {
     if (this.#state === "ended") return;
+    const text = (error as Error)?.message ?? String(error);
     const reason: Reason =
       error instanceof JingleReasonError || error instanceof SessionTerminatedError
         ? error.reason
-        : { condition: "failed-application", text: (error as Error)?.message ?? String(error) };
+        : tlsRejected(error)
+          ? { condition: "security-error", text }
+          : { condition: "failed-application", text };
     this.#end(reason, "local", error, false);
     const sent = this.#host.signalling.send(
       this.peer,
@@ -738,4 +741,17 @@ export class JingleSession extends EventEmitter<SessionEvents> {
     this.#phase = phase;
     this.emit("phase", phase);
   }
+}
+
+/**
+ * Whether a failure came from TLS refusing what it received (OpenSSL's ERR_SSL_* codes,
+ * e.g. a record whose authentication tag does not verify): a tampered or forged byte on
+ * the path, which ends the session with `security-error`, not as an application failure.
+ */
+function tlsRejected(error: unknown): boolean {
+  for (let e = error, depth = 0; e && depth < 8; e = (e as { cause?: unknown }).cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === "string" && code.startsWith("ERR_SSL_")) return true;
+  }
+  return false;
 }
