@@ -70,3 +70,27 @@ describe("@xtls/client on the embedded router", () => {
     expect(await romeo.trustStore.entries(JULIET)).toEqual([]);
   });
 });
+
+describe("downgrade by a forged disco answer", () => {
+  it("a server hiding XTLS from the peer's disco#info cannot make a chat run in the clear", async () => {
+    const [romeo, juliet] = await pair();
+    await romeo.trustStore.pin(JULIET, juliet.fingerprint, { method: "manual" });
+    await juliet.trustStore.pin(ROMEO, romeo.fingerprint, { method: "manual" });
+    // The router (a hostile server) strips every XTLS and Jingle feature from Juliet's answer.
+    router.intercept((stanza) => {
+      const query = stanza.getChild("query", NS.DISCO_INFO);
+      if (stanza.attrs.type !== "result" || !query) return undefined;
+      query.children = query.children.filter(
+        (c) => typeof c === "string" || !/jingle|xtls/.test(String(c.attrs.var ?? "")),
+      );
+      return stanza;
+    });
+    expect(await romeo.supportsXtls(JULIET)).toBe(false);
+    // There is no clear-text chat to fall back to: openChat always runs the precondition.
+    juliet.on("chat", (incoming) => void incoming.accept());
+    const chat = await romeo.openChat(JULIET);
+    expect(chat.tls?.protocol).toBe("TLSv1.3");
+    expect(chat.peerIdentity?.fingerprint).toBe(juliet.fingerprint);
+    await chat.close();
+  });
+});

@@ -184,7 +184,9 @@ export class JingleManager extends EventEmitter<JingleManagerEvents> {
   }
 
   #checkPendingLimits(peer: string): void {
-    const pending = [...this.#sessions.values()].filter((s) => s.role === "responder" && s.state === "pending");
+    const pending = [...this.#sessions.values()].filter(
+      (s) => s.role === "responder" && s.state === "pending",
+    );
     const fromPeer = pending.filter((s) => sameBareJid(s.peer, peer)).length;
     if (fromPeer >= this.#maxPendingPerPeer || pending.length >= this.#maxPending) {
       throw new StanzaError("resource-constraint", {

@@ -93,6 +93,8 @@ interface Waiter {
 }
 
 const SUCCESS: Reason = { condition: "success" };
+/** Tries of a session-initiate the peer answers with a `wait` error (back-off in between). */
+const INITIATE_ATTEMPTS = 12;
 /** How long a responder whose application finished waits for the initiator's terminate. */
 const COMPLETION_GRACE_MS = 2000;
 
@@ -243,21 +245,41 @@ export class JingleSession extends EventEmitter<SessionEvents> {
   // Sends the session-initiate. An IQ error means the peer refused it outright (no
   // Jingle, a tie-break it won, …): there is no session at the peer to terminate.
   async #initiate(rest: Partial<Jingle>): Promise<boolean> {
-    try {
-      await this.#send("session-initiate", rest);
-      return true;
-    } catch (error) {
-      if (!(error instanceof StanzaError)) throw error;
-      const tieBreak = error.condition === "conflict" && error.appCondition?.name === "tie-break";
-      const reason: Reason = tieBreak
-        ? {
-            condition: "alternative-session",
-            text: "the peer's simultaneous session-initiate won the tie-break",
-          }
-        : { condition: "general-error", text: `the peer refused the session: ${error.message}` };
-      this.#end(reason, "peer", error);
-      return false;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.#send("session-initiate", rest);
+        return true;
+      } catch (error) {
+        // `wait` means "try again later" (RFC 6120 §8.3.2): the peer has too many offers
+        // pending (a burst of file transfers, say). Back off and retry a few times.
+        if (
+          error instanceof StanzaError &&
+          error.type === "wait" &&
+          attempt < INITIATE_ATTEMPTS &&
+          !this.#isEnded()
+        ) {
+          await new Promise((r) => setTimeout(r, 100 * attempt + Math.random() * 100 * attempt));
+          if (this.#isEnded()) return false;
+          continue;
+        }
+        return this.#refused(error);
+      }
     }
+  }
+
+  // An IQ error to our session-initiate: the peer refused it outright (no Jingle, a
+  // tie-break it won, …); there is no session at the peer to terminate.
+  #refused(error: unknown): boolean {
+    if (!(error instanceof StanzaError)) throw error;
+    const tieBreak = error.condition === "conflict" && error.appCondition?.name === "tie-break";
+    const reason: Reason = tieBreak
+      ? {
+          condition: "alternative-session",
+          text: "the peer's simultaneous session-initiate won the tie-break",
+        }
+      : { condition: "general-error", text: `the peer refused the session: ${error.message}` };
+    this.#end(reason, "peer", error);
+    return false;
   }
 
   // --- responder -------------------------------------------------------------------
