@@ -7,6 +7,7 @@ import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ensureChromiumInstalled } from "../apps/web/scripts/chromium.js";
+import { ensureEjabberdInstalled } from "../tools/test-servers/ejabberd.js";
 import { acquireProsody, ensureProsodyInstalled, releaseProsody } from "../tools/test-servers/prosody.js";
 import { ensureSlixmppInstalled } from "../tools/test-servers/slixmpp.js";
 
@@ -25,6 +26,7 @@ let status = run(bin("biome"), ["check", "."]);
 if (status === 0) {
   ensureProsodyInstalled();
   ensureSlixmppInstalled();
+  ensureEjabberdInstalled();
   ensureChromiumInstalled();
   await acquireProsody(process.pid);
   try {

@@ -120,6 +120,10 @@ export async function party(link: XmppLink, options: PartyOptions): Promise<Part
     applications: [new RawFormat(), new XmlStreamApplication()],
     transports: s5b ? [s5b, transport] : [transport],
     security: [security],
+    // The benchmark offers many sessions at once from one account on purpose; the flood
+    // limits (8 pending per account by default) would measure back-off, not setup cost.
+    maxPendingPerPeer: 100_000,
+    maxPending: 100_000,
   });
   return { link, ibb, transport, security, manager, engine, socks5, s5b };
 }

@@ -63,6 +63,7 @@ async function run(n: number, ctx: BenchContext) {
   const t0 = performance.now();
   const inFlight = 64;
   let next = 0;
+  let up = 0;
   const worker = async () => {
     while (next < n) {
       next++;
@@ -74,7 +75,7 @@ async function run(n: number, ctx: BenchContext) {
       });
       ours.push({ session, app });
       await app.stream;
-      if (ours.length % 1000 === 0) ctx.log(`scale: ${ours.length}/${n} up`);
+      if (++up % 1000 === 0) ctx.log(`scale: ${up}/${n} up`);
     }
   };
   await Promise.all(Array.from({ length: inFlight }, worker));

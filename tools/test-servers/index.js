@@ -1,5 +1,18 @@
 export { connectXmppClient } from "./clients.js";
 export {
+  acquireEjabberd,
+  connectEjabberdClient,
+  EJABBERD_DIR,
+  ejabberd,
+  ejabberdInstalled,
+  ejabberdLogTail,
+  ejabberdStatus,
+  ensureEjabberdInstalled,
+  releaseEjabberd,
+  startEjabberd,
+  stopEjabberd,
+} from "./ejabberd.js";
+export {
   acquireProsody,
   ensureProsodyInstalled,
   PROSODY_DIR,
