@@ -10,6 +10,7 @@ import { afterAll, beforeAll, expect, it } from "vitest";
 import { createXtls } from "../src/index.js";
 
 const README = join(import.meta.dirname, "..", "README.md");
+const ROOT_README = join(import.meta.dirname, "..", "..", "..", "README.md");
 const SELF = import.meta.filename;
 let cwd: string;
 let dir: string;
@@ -109,6 +110,9 @@ it("the README example runs: a first-contact chat and a verified file, then the 
   // The formatter may wrap lines and add trailing commas; the code is the same.
   const normalise = (s: string) => s.replace(/\s+/g, "").replace(/,([)}\]])/g, "$1");
   expect(ran.map(normalise)).toEqual(readme.map(normalise));
+  // The repository's README shows the same example (Romeo's side).
+  const root = await blocks(ROOT_README, /```ts\n/, "```");
+  expect(root[0]).toBe(readme[0]);
 }, 60_000);
 
 const cleanups: Array<() => Promise<unknown>> = [];
