@@ -75,6 +75,9 @@ export interface XtlsOptions {
   readonly applications?: readonly ApplicationFormat[];
   /** Timeout for a peer to accept a session. Default 120 s. */
   readonly acceptTimeoutMs?: number;
+  /** Limits on sessions offered to us and not answered yet (see @xtls/jingle; default 8 per account, 64 in all). */
+  readonly maxPendingPerPeer?: number;
+  readonly maxPending?: number;
 }
 
 /** A chat someone started with us, to accept or decline. */
@@ -127,9 +130,7 @@ export class Xtls extends EventEmitter<XtlsEvents> {
     this.socks5 = options.socks5 === false ? undefined : new Socks5Bytestreams(link, options.socks5 ?? {});
     this.transports = [
       ...(options.transports?.({ link }) ?? []),
-      // TLS on the bare socket of a direct connection: ~2.5× the throughput of the wrapped
-      // stream (bench/); a reset then surfaces as Node's ECONNRESET inside the typed errors.
-      ...(this.socks5 ? [new S5bTransport({ socks5: this.socks5, nativeSocket: true })] : []),
+      ...(this.socks5 ? [new S5bTransport({ socks5: this.socks5 })] : []),
       new IbbTransport({ ibb: this.ibb }),
     ];
     this.jingle = createJingleManager(link, {
@@ -141,6 +142,8 @@ export class Xtls extends EventEmitter<XtlsEvents> {
       transports: this.transports,
       security: [this.security],
       acceptTimeoutMs: options.acceptTimeoutMs,
+      maxPendingPerPeer: options.maxPendingPerPeer,
+      maxPending: options.maxPending,
     });
     this.jingle.on("incoming", (incoming) => this.#incoming(incoming));
     this.files = new FileTransferService(this.jingle, {

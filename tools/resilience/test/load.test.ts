@@ -31,7 +31,9 @@ describe("load", () => {
       clients.push(r, j);
       // In-band bytestreams: every byte goes through the server.
       const romeo = await createXtls(r, { socks5: false });
-      const juliet = await createXtls(j, { socks5: false });
+      // A burst of 100 offers from one account: Juliet takes them all at once (the default
+      // of 8 pending per account would have most of them retried after resource-constraint).
+      const juliet = await createXtls(j, { socks5: false, maxPendingPerPeer: 128, maxPending: 256 });
       parties.push(romeo, juliet);
       await romeo.trustStore.pin("juliet@capulet.lit", juliet.fingerprint, { method: "manual" });
       await juliet.trustStore.pin("romeo@montague.lit", romeo.fingerprint, { method: "manual" });
@@ -40,7 +42,9 @@ describe("load", () => {
       const stored = new Map<string, string>();
       const julietErrors: string[] = [];
       juliet.files.on("refused", ({ error }) => julietErrors.push(`refused: ${String(error)}`));
+      let offers = 0;
       juliet.on("file", (offer) => {
+        offers++;
         void offer
           .accept({ dir: inbox })
           .then((t) => t.done)
@@ -62,7 +66,8 @@ describe("load", () => {
       expect({
         sender: failed.map((x) => String((x as PromiseRejectedResult).reason)),
         receiver: julietErrors,
-      }).toEqual({ sender: [], receiver: [] });
+        offers,
+      }).toEqual({ sender: [], receiver: [], offers: 100 });
       for (let i = 0; i < 200 && stored.size < 100; i++) await new Promise((res) => setTimeout(res, 10));
       expect(stored.size).toBe(100);
       for (const f of files) {
