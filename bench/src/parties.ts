@@ -96,6 +96,8 @@ export interface PartyOptions {
   readonly blockSize?: number;
   /** Resumption tickets; false disables resumption. */
   readonly sessionCache?: SessionCache | false;
+  /** Enable the srp method with this one-time password. */
+  readonly password?: string;
   /** Add a SOCKS5 transport (preferred) with these service options. */
   readonly socks5?: Socks5BytestreamsOptions & { readonly direct?: boolean; readonly nativeSocket?: boolean };
 }
@@ -108,7 +110,8 @@ export async function party(link: XmppLink, options: PartyOptions): Promise<Part
     trustStore: trust,
     sessionCache: options.sessionCache ?? false,
   });
-  const security = new XtlsSecurity({ engine });
+  const password = options.password;
+  const security = new XtlsSecurity({ engine, ...(password ? { askPassword: async () => password } : {}) });
   // Plain IBB runs open unsolicited bytestreams to the same party: take them all.
   const ibb = new InBandBytestreams(link, { window: options.window, accept: () => true });
   const transport = new IbbTransport({ ibb, blockSize: options.blockSize, window: options.window });
