@@ -29,6 +29,7 @@ import {
   createJingleManager,
   type IncomingSession,
   type JingleManager,
+  type JingleSession,
   type TransportMethod,
 } from "@xtls/jingle";
 import { supportsXtls, XtlsSecurity, type XtlsSecurityOptions } from "@xtls/jingle-xtls";
@@ -83,6 +84,8 @@ export interface XtlsOptions {
 /** A chat someone started with us, to accept or decline. */
 export interface IncomingChat {
   readonly peer: string;
+  /** The Jingle session (its phases, its outcome), for showing progress. */
+  readonly session: JingleSession;
   accept(): Promise<Chat>;
   decline(): Promise<void>;
 }
@@ -205,6 +208,7 @@ export class Xtls extends EventEmitter<XtlsEvents> {
       let answered = false;
       this.emit("chat", {
         peer: incoming.peer,
+        session: incoming.session,
         accept: async () => {
           if (answered) throw new Error("this chat was already answered");
           answered = true;
