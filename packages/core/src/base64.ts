@@ -11,6 +11,7 @@ export class Base64Error extends XtlsError {
   }
 }
 
+const ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 const CANONICAL = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 // XML whitespace (SP, TAB, CR, LF): XEP-0047's own examples wrap Base64 over lines.
 const XML_WHITESPACE = /[ \t\r\n]+/g;
@@ -34,6 +35,14 @@ export function decodeBase64Strict(text: string, options: DecodeOptions = {}): B
     }
   }
   if (!CANONICAL.test(compact)) throw new Base64Error("character outside the alphabet or misplaced '='");
+  // RFC 4648 §3.5: the pad bits of the last group are zero ("AB==" would decode like "AA==";
+  // two texts for one value is exactly what strictness rules out). Found by the fuzz suite.
+  const last = compact.endsWith("==") ? compact.at(-3) : compact.endsWith("=") ? compact.at(-2) : undefined;
+  if (last !== undefined) {
+    const bits = ALPHABET.indexOf(last);
+    if ((compact.endsWith("==") ? bits & 0x0f : bits & 0x03) !== 0)
+      throw new Base64Error("non-zero pad bits");
+  }
   return Buffer.from(compact, "base64");
 }
 

@@ -129,7 +129,7 @@ export class StanzaStreamParser extends EventEmitter<StanzaStreamEvents> {
     this.#parser = new BoundedParser(options.maxDepth ?? DEFAULT_MAX_DEPTH, (e) => this.#fail(e));
     this.#primed = options.primedHeader !== undefined;
     this.#parser.on("start", (header: Element) => {
-      if (!this.#primed) this.emit("header", header);
+      if (!this.#primed && !this.#failed) this.emit("header", header);
     });
     this.#parser.on("element", (stanza: Element) => {
       this.#sinceBoundary = 0;

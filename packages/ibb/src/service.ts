@@ -345,9 +345,20 @@ export class InBandBytestreams extends EventEmitter<InBandBytestreamsEvents> {
       // PROTOCOLS.md §7 / §17.25 (XEP-0261): an open larger than negotiated gets resource-constraint.
       if (request.blockSize > reservation.blockSize) throw this.#tooLarge(reservation.blockSize);
       this.#reserved.delete(key);
-      reservation.resolve(
-        this.#createStream(peer, request.sid, request.blockSize, request.stanza, reservation.window),
+      const stream = this.#createStream(
+        peer,
+        request.sid,
+        request.blockSize,
+        request.stanza,
+        reservation.window,
       );
+      // The stream reaches its user through a promise, i.e. after the current turn. A bad
+      // <data/> read in the same turn as the <open/> destroys it with an error before anyone
+      // could listen, and an 'error' nobody listens to kills the process (found by the fuzz
+      // suite). Threat: a peer crashing the client with two stanzas. The error is not lost:
+      // the stream is destroyed, and its reader and writers see it.
+      stream.on("error", () => {});
+      reservation.resolve(stream);
       return undefined;
     }
     if (this.#closed || !this.#options.accept) {

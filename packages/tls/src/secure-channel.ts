@@ -620,9 +620,13 @@ export class NodeTlsEngine implements TlsEngine {
         session: cached?.session,
       });
       created(socket);
-      socket.once("error", reject);
+      // A listener for the socket's whole life, not once: after a failed handshake, Node's
+      // JSStreamSocket still forwards the carrier's next 'error' to this socket, and an
+      // 'error' nobody listens to is an uncaught exception (found by the fuzz suite: two
+      // bad IBB <data/> in one turn during the handshake killed the process). Threat: a
+      // peer crashing the client with two crafted stanzas.
+      socket.on("error", reject);
       socket.once("secureConnect", () => {
-        socket.off("error", reject);
         const resumed = socket.isSessionReused();
         // getPeerCertificate(true) once (DESIGN.md pitfall); a resumed client gets none.
         const raw = resumed ? cached?.peerCertificateDer : peerCertificateDer(socket);
