@@ -112,6 +112,9 @@ class BoundedParser extends LtxBase {
   }
 }
 
+// biome-ignore lint/suspicious/noControlCharactersInRegex: rejecting them is the point.
+const ILLEGAL_XML_CHARS = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]/u;
+
 export class StanzaStreamParser extends EventEmitter<StanzaStreamEvents> {
   readonly #maxStanzaBytes: number;
   readonly #decoder = new TextDecoder("utf-8", { fatal: true });
@@ -161,6 +164,12 @@ export class StanzaStreamParser extends EventEmitter<StanzaStreamEvents> {
     this.#sinceBoundary += typeof chunk === "string" ? Buffer.byteLength(chunk) : chunk.byteLength;
     if (this.#sinceBoundary > this.#maxStanzaBytes) {
       this.#fail(new XmlStreamError("policy-violation", `a stanza exceeds ${this.#maxStanzaBytes} octets`));
+      return;
+    }
+    // XML 1.0 §2.2: these characters are not allowed anywhere in a document, not even
+    // escaped in CDATA; ltx passes them through (found by the fuzz suite).
+    if (ILLEGAL_XML_CHARS.test(text)) {
+      this.#fail(new XmlStreamError("not-well-formed", "a character that XML does not allow"));
       return;
     }
     const input = this.#carry + text;

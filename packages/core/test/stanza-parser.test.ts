@@ -107,3 +107,24 @@ describe("StanzaStreamParser: restricted XML, incrementally", () => {
     expect(events).toEqual(["header a@b/c", "message", "end"]);
   });
 });
+
+describe("StanzaStreamParser: what the fuzz suite found", () => {
+  it.each(["\u0001", "\u000b", "\ufffe"])(
+    "refuses a character XML 1.0 does not allow (%j), delivering nothing",
+    (ch) => {
+      const { stanzas, errors } = parse([`<message><body>a${ch}b</body></message>`]);
+      expect(stanzas).toEqual([]);
+      expect(errors.map((e) => e.condition)).toEqual(["not-well-formed"]);
+    },
+  );
+
+  it("emits no header after an error", () => {
+    const parser = new StanzaStreamParser();
+    const events: string[] = [];
+    parser.on("header", () => events.push("header"));
+    parser.on("error", () => events.push("error"));
+    parser.write(Buffer.from([0x00]));
+    parser.write("<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'>");
+    expect(events).toEqual(["error"]);
+  });
+});
