@@ -142,7 +142,8 @@ describe("<description><file/> (XEP-0234)", () => {
     [
       "non-zero padding bits",
       `<size>1</size><hash xmlns='${NS.HASHES}' algo='sha-256'>${"A".repeat(42)}B=</hash>`,
-      /padding/,
+      // @xtls/core's strict decoder refuses these itself now.
+      /padding|not valid Base64/,
     ],
     [
       "short digest",
