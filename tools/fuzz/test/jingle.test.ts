@@ -36,7 +36,7 @@ const inSession = fc.oneof(
 
 type State = "fresh" | "pending" | "accepted" | "to-mallory" | "s5b-fallback" | "from-mallory";
 
-/** States in which a TLS handshake runs or waits for its transport: no bursts there (bugs below). */
+/** States in which a TLS handshake runs or waits for its transport (Juliet accepts). */
 const HANDSHAKING: ReadonlySet<State> = new Set(["accepted", "s5b-fallback", "from-mallory"]);
 
 /** Sets up `state`, then plays the stanzas (`burst[i]`: the next one arrives in the same turn). */
@@ -70,24 +70,20 @@ describe("Jingle handler", () => {
         fc.constantFrom<State>("fresh", "pending", "accepted", "to-mallory", "s5b-fallback", "from-mallory"),
         fc.array(inSession, { minLength: 1, maxLength: 4 }),
         bursts,
-        // Stanzas arrive together only where no TLS handshake runs: see the skipped properties.
-        (state, stanzas, burst) => jingleCase(state, stanzas, HANDSHAKING.has(state) ? [] : burst),
+        jingleCase,
       ),
       fuzzParams(SHARE.jingle),
     );
   });
 
-  // BUG (@xtls/tls, packages/tls/src/secure-channel.ts #connect: `tls.connect({ socket:
-  // carrier })` with `socket.once("error", reject)`): once the initiator's handshake has
-  // failed, nothing listens for errors on the TLS socket, and Node's JSStreamSocket forwards
-  // the carrier's next 'error' to it: an uncaught exception, which kills the process. The
-  // carrier errs in the same turn when the peer sends two IBB <data/> together during the
-  // handshake, the first garbage (TLS fails) and the second with a repeated seq (the IBB
-  // stream is destroyed with an IbbProtocolError). Minimal counterexample: state
-  // "accepted", Juliet → Romeo twice, in one burst, <iq type='set'><data
-  // xmlns='http://jabber.org/protocol/ibb' sid='{the live IBB sid}' seq='0'>VExT…</data></iq>
-  // (seed-004's 06-ibb-data-server-hello.xml, relived). See also tls-carrier.test.ts.
-  // Unskip when fixed.
+  // Regression (found by this suite, fixed in b3ac643, @xtls/tls secure-channel.ts
+  // #connect): once the initiator's TLS handshake had failed, nothing listened for errors
+  // on the TLS socket, and Node's JSStreamSocket forwarded the carrier's next 'error' to
+  // it: an uncaught exception that killed the process. The carrier erred in the same turn
+  // when the peer sent two IBB <data/> together during the handshake, the first garbage
+  // and the second with a repeated seq. Counterexample: state "accepted", Juliet → Romeo,
+  // in one burst, seed-004's 06-ibb-data-server-hello.xml twice, relived onto the live
+  // IBB stream. See also tls-carrier.test.ts.
   it("answers stanzas that arrive together during the TLS handshake without crashing", async () => {
     // Juliet's <data/> to Romeo, relived onto the live IBB stream: two or more in one burst.
     const data = fc
@@ -99,30 +95,24 @@ describe("Jingle handler", () => {
         fc.array(fc.oneof(data, inSession), { minLength: 2, maxLength: 4 }),
         (state, stanzas) => jingleCase(state, stanzas, [true, true, true]),
       ),
-      fuzzParams(SHARE.jingle),
+      fuzzParams(SHARE.regression),
     );
   });
 
-  // BUG (@xtls/ibb, packages/ibb/src/service.ts #onOpen: `reservation.resolve(this.#createStream(…))`,
-  // and packages/ibb/src/stream.ts #violation → #teardown → `this.destroy(error)`): a
-  // stream that expect() hands out through a promise can be destroyed with an error before
-  // anyone had a chance to listen: when the <open/> and a bad <data/> (wrong seq, bad
-  // Base64, block too large) arrive in one read, the router (like xmpp.js on one TCP read)
-  // delivers both in one turn, the violation schedules the 'error' event with
-  // process.nextTick, and nextTicks run before the promise continuation that would hand
-  // the stream to the Jingle transport and TLS: an uncaught exception that kills the
-  // process. Minimal counterexample: state "from-mallory", in one burst,
-  // <iq type='set' from='mallory@…'><open xmlns='http://jabber.org/protocol/ibb'
-  // sid='ch3d9s71' block-size='4096'/></iq> then <iq type='set' from='mallory@…'><data
-  // xmlns='http://jabber.org/protocol/ibb' sid='ch3d9s71' seq='1'>AAAA</data></iq>. The
-  // same happens to any expect()er (ibb.test.ts). Unskip when fixed.
+  // Regression (found by this suite, fixed in b3ac643, @xtls/ibb service.ts #onOpen): a
+  // stream that expect() handed out through a promise could be destroyed with an error
+  // before anyone could listen: an <open/> and a bad <data/> read in one turn made the
+  // violation emit 'error' (process.nextTick) before the promise continuation handed the
+  // stream to the Jingle transport and TLS: an uncaught exception. Counterexample: state
+  // "from-mallory", in one burst, seed-004's 04-ibb-open.xml, then 05-ibb-data-client-hello.xml
+  // twice (the second repeats seq 0). See also ibb.test.ts.
   it("answers an <open/> and a bad <data/> arriving together at a waiting responder", async () => {
     await fc.assert(
       fc.asyncProperty(
         fc.array(fc.oneof(mutatedFixture(ibbData), transportStanza), { minLength: 1, maxLength: 3 }),
         (after) => jingleCase("from-mallory", [ibbOpen, ...after], [true, true, true]),
       ),
-      fuzzParams(SHARE.jingle),
+      fuzzParams(SHARE.regression),
     );
   });
 

@@ -71,7 +71,7 @@ describe("TLS over a failing carrier", () => {
         fc.constantFrom("initiator" as const, "responder" as const),
         steps,
         async (role, s) => {
-          // A turn between any two failures (the same-turn case is the skipped property).
+          // A turn between any two failures (the same-turn case is the next property).
           const spaced = s.flatMap((step) => [step, "turn" as const]);
           expect(await handshakeUnder(role, spaced)).toEqual([]);
         },
@@ -80,12 +80,10 @@ describe("TLS over a failing carrier", () => {
     );
   });
 
-  // BUG (packages/tls/src/secure-channel.ts, #connect: `socket.once("error", reject)` on
-  // the TLSSocket that `tls.connect({ socket: carrier })` wraps around the carrier): after
+  // Regression (found by this suite, fixed in b3ac643, secure-channel.ts #connect): after
   // the initiator's handshake failed on garbage, an 'error' of the carrier in the same turn
-  // is forwarded by Node's JSStreamSocket to a TLS socket nobody listens to any more: an
-  // uncaught exception. Minimal counterexample: role "initiator", steps ["garbage",
-  // "error"]. Unskip when fixed.
+  // was forwarded by Node's JSStreamSocket to a TLS socket nobody listened to any more: an
+  // uncaught exception. Counterexample: role "initiator", steps ["garbage", "error"].
   it("settles with an error and lets nothing escape, whatever the carrier does in one turn", async () => {
     await fc.assert(
       fc.asyncProperty(

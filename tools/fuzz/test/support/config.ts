@@ -45,6 +45,11 @@ export const SHARE = {
   tlsCarrier: 0.05,
   /** An XmlStream per case. */
   xmlStream: 0.1,
+  /**
+   * Regressions: properties aimed at a bug this suite found (and that was fixed), each
+   * case built to hit it; the general properties keep covering the same ground.
+   */
+  regression: 0.05,
   /** Pure functions. */
   parser: 0.3,
   jid: 0.5,
