@@ -16,6 +16,7 @@ import net from "node:net";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { connectXmppClient } from "./clients.js";
+import { alive, sharedServer, sleep } from "./sharing.js";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const REPO = join(HERE, "..", "..");
@@ -41,7 +42,6 @@ export const ejabberd = {
 };
 
 const log = (msg) => process.stderr.write(`[ejabberd] ${msg}\n`);
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 function which(cmd) {
   try {
@@ -112,15 +112,6 @@ function portOpen(port) {
     s.once("error", () => resolve(false));
   });
 }
-
-const alive = (pid) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return e.code === "EPERM";
-  }
-};
 
 const pidFile = () => join(EJABBERD_DIR, "run.pid");
 
@@ -271,64 +262,20 @@ export function ejabberdStatus() {
   return { running: pid !== undefined, pid, ...ejabberd, dir: EJABBERD_DIR, version: runtime()?.version };
 }
 
-// --- sharing between processes (as in prosody.js) -------------------------------------
+// --- sharing between processes (sharing.js) ---------------------------------------------
 
-const usersDir = () => join(EJABBERD_DIR, "users");
-const lockDir = () => join(EJABBERD_DIR, "lock");
-
-async function withLock(fn) {
-  mkdirSync(EJABBERD_DIR, { recursive: true });
-  const t0 = Date.now();
-  for (;;) {
-    try {
-      mkdirSync(lockDir());
-      writeFileSync(join(lockDir(), "owner"), String(process.pid));
-      break;
-    } catch (e) {
-      if (e.code !== "EEXIST") throw e;
-      let owner;
-      try {
-        owner = Number(readFileSync(join(lockDir(), "owner"), "utf8"));
-      } catch {}
-      if ((owner && !alive(owner)) || Date.now() - t0 > 60_000)
-        rmSync(lockDir(), { recursive: true, force: true });
-      else await sleep(20);
-    }
-  }
-  try {
-    return await fn();
-  } finally {
-    rmSync(lockDir(), { recursive: true, force: true });
-  }
-}
-
-function liveUsers() {
-  mkdirSync(usersDir(), { recursive: true });
-  const live = [];
-  for (const f of readdirSync(usersDir())) {
-    if (alive(Number(f))) live.push(Number(f));
-    else rmSync(join(usersDir(), f), { force: true });
-  }
-  return live;
-}
+const shared = sharedServer(EJABBERD_DIR, {
+  start: startEjabberd,
+  stop: stopEjabberd,
+  status: ejabberdStatus,
+  lockTimeoutMs: 60_000,
+});
 
 /** Registers `pid` as a user of the shared server, starting it when needed. */
-export async function acquireEjabberd(pid = process.pid) {
-  return withLock(async () => {
-    liveUsers();
-    await startEjabberd();
-    writeFileSync(join(usersDir(), String(pid)), "");
-    return ejabberdStatus();
-  });
-}
+export const acquireEjabberd = (pid = process.pid) => shared.acquire(pid);
 
 /** Unregisters `pid`; stops the server when nobody else uses it. */
-export async function releaseEjabberd(pid = process.pid) {
-  return withLock(async () => {
-    rmSync(join(usersDir(), String(pid)), { force: true });
-    if (liveUsers().length === 0) await stopEjabberd();
-  });
-}
+export const releaseEjabberd = (pid = process.pid) => shared.release(pid);
 
 export function ejabberdLogTail(lines = 40) {
   return readLog(join("logs", "ejabberd.log")).split("\n").slice(-lines).join("\n");

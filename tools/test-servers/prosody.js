@@ -5,10 +5,11 @@
 // They share one instance: each user registers its PID under .servers/prosody/users while
 // holding a lock; the last one to leave (or the first to find only dead PIDs) stops it.
 import { execFileSync, spawn } from "node:child_process";
-import { mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { alive, sharedServer, sleep } from "./sharing.js";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 export const REPO_ROOT = join(HERE, "..", "..");
@@ -69,16 +70,6 @@ function portOpen(port) {
   });
 }
 
-const alive = (pid) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return e.code === "EPERM";
-  }
-};
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const pidFile = () => join(PROSODY_DIR, "run.pid");
 
 function runningPid() {
@@ -177,64 +168,15 @@ export function prosodyStatus() {
   return { running: pid !== undefined, pid, ...prosody, dir: PROSODY_DIR };
 }
 
-// --- sharing between processes ---------------------------------------------------------
+// --- sharing between processes (sharing.js) ---------------------------------------------
 
-const usersDir = () => join(PROSODY_DIR, "users");
-const lockDir = () => join(PROSODY_DIR, "lock");
-
-async function withLock(fn) {
-  mkdirSync(PROSODY_DIR, { recursive: true });
-  const t0 = Date.now();
-  for (;;) {
-    try {
-      mkdirSync(lockDir());
-      writeFileSync(join(lockDir(), "owner"), String(process.pid));
-      break;
-    } catch (e) {
-      if (e.code !== "EEXIST") throw e;
-      let owner;
-      try {
-        owner = Number(readFileSync(join(lockDir(), "owner"), "utf8"));
-      } catch {}
-      if ((owner && !alive(owner)) || Date.now() - t0 > 30_000)
-        rmSync(lockDir(), { recursive: true, force: true });
-      else await sleep(20);
-    }
-  }
-  try {
-    return await fn();
-  } finally {
-    rmSync(lockDir(), { recursive: true, force: true });
-  }
-}
-
-function liveUsers() {
-  mkdirSync(usersDir(), { recursive: true });
-  const live = [];
-  for (const f of readdirSync(usersDir())) {
-    if (alive(Number(f))) live.push(Number(f));
-    else rmSync(join(usersDir(), f), { force: true });
-  }
-  return live;
-}
+const shared = sharedServer(PROSODY_DIR, { start: startProsody, stop: stopProsody, status: prosodyStatus });
 
 /** Registers `pid` as a user of the shared server, starting it when needed. */
-export async function acquireProsody(pid = process.pid) {
-  return withLock(async () => {
-    liveUsers();
-    await startProsody();
-    writeFileSync(join(usersDir(), String(pid)), "");
-    return prosodyStatus();
-  });
-}
+export const acquireProsody = (pid = process.pid) => shared.acquire(pid);
 
 /** Unregisters `pid`; stops the server when nobody else uses it. */
-export async function releaseProsody(pid = process.pid) {
-  return withLock(async () => {
-    rmSync(join(usersDir(), String(pid)), { force: true });
-    if (liveUsers().length === 0) await stopProsody();
-  });
-}
+export const releaseProsody = (pid = process.pid) => shared.release(pid);
 
 export function prosodyLogTail(lines = 40) {
   try {

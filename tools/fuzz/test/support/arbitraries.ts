@@ -6,6 +6,7 @@
  * attribute optional, values off by one, namespaces swapped and unknown children mixed in.
  */
 import { CAPS_NODE, encodeBase64, NS } from "@xtls/core";
+import { JINGLE_ACTIONS, REASON_CONDITIONS } from "@xtls/jingle";
 import * as fc from "fast-check";
 import type { RefKind, Val, XNode } from "./xml-model.js";
 
@@ -274,44 +275,6 @@ interface Spec {
   readonly text?: fc.Arbitrary<Val>;
 }
 
-const JINGLE_ACTIONS = [
-  "content-accept",
-  "content-add",
-  "content-modify",
-  "content-reject",
-  "content-remove",
-  "description-info",
-  "security-info",
-  "session-accept",
-  "session-info",
-  "session-initiate",
-  "session-terminate",
-  "transport-accept",
-  "transport-info",
-  "transport-reject",
-  "transport-replace",
-];
-
-const REASONS = [
-  "alternative-session",
-  "busy",
-  "cancel",
-  "connectivity-error",
-  "decline",
-  "expired",
-  "failed-application",
-  "failed-transport",
-  "general-error",
-  "gone",
-  "incompatible-parameters",
-  "media-error",
-  "security-error",
-  "success",
-  "timeout",
-  "unsupported-applications",
-  "unsupported-transports",
-];
-
 /** Every namespace a handler or parser here looks at, plus decoys. */
 export const NAMESPACES: readonly string[] = [
   NS.IBB,
@@ -403,7 +366,7 @@ const SPECS: Record<string, Spec> = {
     children: ["desc:xmlstream", "desc:jft", "tr:ibb", "tr:s5b", "sec:xtls"],
   },
   "jingle:reason": { name: "reason", children: ["reason:condition", "reason:text", "reason:extra"] },
-  "reason:condition": { name: nameChoice(REASONS) },
+  "reason:condition": { name: nameChoice(REASON_CONDITIONS) },
   "reason:text": { name: "text", text: anyText(20) },
   "reason:extra": {
     name: fc.constantFrom("file-not-available", "file-too-large", "unknown"),
