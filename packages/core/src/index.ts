@@ -45,6 +45,7 @@ export type {
 } from "./link.js";
 export { LinkBase } from "./link-base.js";
 export {
+  auditIqReplies,
   type Interceptor,
   type InterceptResult,
   type Interposition,

@@ -72,6 +72,32 @@ interface InterpositionState {
 
 const STREAM_HEADER = `<stream:stream xmlns='${NS.CLIENT}' xmlns:stream='${NS.STREAMS}'>`;
 
+/**
+ * RFC 6120 §8.2.3 over what a router carried: for every IQ get/set (not dropped), how many
+ * result/error replies came back, and the replies that answered no request. Tests use it
+ * to check "exactly one reply per request, never a stray one".
+ */
+export function auditIqReplies(events: readonly RouteEvent[]): {
+  requests: Map<string, number>;
+  stray: string[];
+} {
+  const requests = new Map<string, number>();
+  const stray: string[] = [];
+  for (const e of events) {
+    const { type, id } = e.stanza.attrs;
+    if (e.stanza.name !== "iq" || e.outcome === "dropped") continue;
+    if (type === "get" || type === "set") requests.set(`${e.from}>${e.to}#${id}`, 0);
+  }
+  for (const e of events) {
+    const { type, id } = e.stanza.attrs;
+    if (e.stanza.name !== "iq" || (type !== "result" && type !== "error")) continue;
+    const key = `${e.to}>${e.from}#${id}`;
+    if (!requests.has(key)) stray.push(e.wire);
+    else requests.set(key, (requests.get(key) ?? 0) + 1);
+  }
+  return { requests, stray };
+}
+
 export class LocalRouter {
   readonly #links = new Map<string, LocalLink>();
   readonly #observers = new Set<(event: RouteEvent) => void>();

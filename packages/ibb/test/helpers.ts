@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import { once } from "node:events";
 import type { Duplex } from "node:stream";
-import { type Element, LocalRouter, type RouteEvent, type XmppLink } from "@xtls/core";
+import { auditIqReplies, type Element, LocalRouter, type RouteEvent, type XmppLink } from "@xtls/core";
 import { expect } from "vitest";
 import { type IbbStream, InBandBytestreams, type InBandBytestreamsOptions } from "../src/index.js";
 
@@ -145,23 +145,7 @@ export function conditionOf(stanza: Element): string | undefined {
  * unrequested (RFC 6120 §8.2.3). Waits (up to 2 s) for requests still in flight.
  */
 export async function expectOneReplyPerRequest(wire: RouteEvent[]): Promise<void> {
-  const count = () => {
-    const requests = new Map<string, number>();
-    const stray: string[] = [];
-    for (const e of wire) {
-      const { type, id } = e.stanza.attrs;
-      if (e.stanza.name !== "iq" || e.outcome === "dropped") continue;
-      if (type === "get" || type === "set") requests.set(`${e.from}>${e.to}#${id}`, 0);
-    }
-    for (const e of wire) {
-      const { type, id } = e.stanza.attrs;
-      if (e.stanza.name !== "iq" || (type !== "result" && type !== "error")) continue;
-      const key = `${e.to}>${e.from}#${id}`;
-      if (!requests.has(key)) stray.push(e.wire);
-      else requests.set(key, (requests.get(key) ?? 0) + 1);
-    }
-    return { requests, stray };
-  };
+  const count = () => auditIqReplies(wire);
   await until(() => [...count().requests.values()].every((n) => n >= 1), 2000).catch(() => {});
   const { requests, stray } = count();
   expect(stray).toEqual([]);

@@ -1,4 +1,5 @@
 import {
+  auditIqReplies,
   type Element,
   encodeBase64,
   type LocalRouter,
@@ -31,23 +32,7 @@ afterEach(() => {
  * unrequested. Waits (up to 2 s) for requests still in flight.
  */
 async function expectOneReplyPerRequest(wire: RouteEvent[]) {
-  const count = () => {
-    const requests = new Map<string, number>();
-    const stray: string[] = [];
-    for (const e of wire) {
-      const { type, id } = e.stanza.attrs;
-      if (e.stanza.name !== "iq" || e.outcome === "dropped") continue;
-      if (type === "get" || type === "set") requests.set(`${e.from}>${e.to}#${id}`, 0);
-    }
-    for (const e of wire) {
-      const { type, id } = e.stanza.attrs;
-      if (e.stanza.name !== "iq" || (type !== "result" && type !== "error")) continue;
-      const key = `${e.to}>${e.from}#${id}`;
-      if (!requests.has(key)) stray.push(e.wire);
-      else requests.set(key, (requests.get(key) ?? 0) + 1);
-    }
-    return { requests, stray };
-  };
+  const count = () => auditIqReplies(wire);
   await until(() => [...count().requests.values()].every((n) => n >= 1), 2000).catch(() => {});
   const { requests, stray } = count();
   expect(stray).toEqual([]);
