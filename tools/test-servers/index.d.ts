@@ -73,3 +73,5 @@ export function ejabberdLogTail(lines?: number): string;
 export function connectEjabberdClient(
   options: Omit<ConnectOptions, "password"> & { password?: string },
 ): Promise<XmppClient>;
+/** Whether `pid` is a running process; a zombie (dead, not yet reaped) counts as gone. */
+export function alive(pid: number): boolean;

@@ -24,4 +24,5 @@ export {
   startProsody,
   stopProsody,
 } from "./prosody.js";
+export { alive } from "./sharing.js";
 export { ensureSlixmppInstalled, SYSTEM_PYTHON, slixmppAvailable } from "./slixmpp.js";

@@ -6,12 +6,23 @@ import { join } from "node:path";
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * Whether `pid` is a running process. A zombie (killed, not yet reaped by its parent) counts
+ * as dead: it holds no ports, and taking it for a live server made a restart after SIGKILL
+ * skip the start and the next connect fail with ECONNREFUSED.
+ */
 export const alive = (pid) => {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (e) {
     return e.code === "EPERM";
+  }
+  try {
+    // /proc/<pid>/stat: "pid (comm) S ..."; comm may hold spaces or parentheses.
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat[stat.lastIndexOf(")") + 2] !== "Z";
+  } catch {
+    return true; // no /proc (not Linux): trust kill(pid, 0)
   }
 };
 
