@@ -97,6 +97,7 @@ export {
   srpPasswordOctets,
   srpServerProof,
 } from "./srp.js";
+export { SrpClientSession, SrpGroup, SrpServerSession, srpVerifier } from "./srp-group.js";
 export { type CaConfirmRequest, type CaPolicy, type CaVerdict, verifyCaIssued } from "./trust-anchors.js";
 export {
   FileTrustStore,

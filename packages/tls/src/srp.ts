@@ -6,15 +6,13 @@
  * SRP identity is bound to the session ({@link srpIdentity}), so a relaying man in the
  * middle fails on both sides. Message exchange: README, "In-tunnel authentication".
  *
- * fast-srp-hap does the group arithmetic (A, B, S, K). The proofs M1 and M2 are
- * computed and compared here: the library's own `checkM1`/`checkM2` compare hex
- * strings with `===`, which is not constant-time despite its comment. Threat: a
- * timing oracle on the proof comparison would let an attacker learn how much of a
- * forged proof matches; `timingSafeEqual` gives it nothing.
+ * The group arithmetic (A, B, S) is in ./srp-group.ts, with OpenSSL's constant-time
+ * modexp. The proofs M1 and M2 are compared with `timingSafeEqual`. Threat: a timing
+ * oracle on the proof comparison would let an attacker learn how much of a forged
+ * proof matches; a constant-time comparison gives it nothing.
  */
-import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+import { createDiffieHellmanGroup, createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import { bareJid } from "@xtls/core";
-import { SRP, SrpClient, SrpServer } from "fast-srp-hap";
 import type { Attempt, AttemptLimiter } from "./attempt-limiter.js";
 import { AUTH_PROTOCOL_VERSION, type AuthWire, MessageType } from "./auth-wire.js";
 import {
@@ -25,14 +23,18 @@ import {
 } from "./errors.js";
 import type { ChannelRole } from "./secure-channel.js";
 import { bindingDigest, type SessionBinding } from "./session-binding.js";
+import { SrpClientSession, SrpGroup, SrpServerSession, srpVerifier, toBigInt } from "./srp-group.js";
 import type { TrustStore } from "./trust-store.js";
 
 /** TLS exporter label for the SRP session binding. */
 export const SRP_EXPORTER_LABEL = "EXPORTER-XTLS-SRP";
 /** Domain-separation label of the binding digest inside the SRP identity. */
 export const SRP_BINDING_LABEL = "XTLS-SRP-1";
-/** RFC 5054 Appendix A, 3072-bit group, g = 5; hash SHA-256. */
-export const SRP_GROUP = SRP.params[3072];
+/**
+ * RFC 5054 Appendix A, 3072-bit group, g = 5; hash SHA-256. Its prime is RFC 3526's
+ * group 15 ("modp15"), which Node carries (the tests compare it with RFC 5054's).
+ */
+export const SRP_GROUP = new SrpGroup(toBigInt(createDiffieHellmanGroup("modp15").getPrime()), 5n, "sha256");
 export const SRP_GROUP_OCTETS = 384;
 export const SRP_SALT_OCTETS = 32;
 export const SRP_PROOF_OCTETS = 32;
@@ -99,7 +101,7 @@ export function srpServerProof(A: Buffer, M1: Buffer, K: Buffer): Buffer {
 
 let nOctets: Buffer | undefined;
 function groupN(): Buffer {
-  nOctets ??= Buffer.from(SRP_GROUP.N.toString(16), "hex");
+  nOctets ??= SRP_GROUP.pad(SRP_GROUP.N);
   return nOctets;
 }
 
@@ -120,8 +122,8 @@ export function srpPasswordOctets(password: string): Buffer {
   return Buffer.from(password.normalize("NFC").trim(), "utf8");
 }
 
-// 256-bit secret exponents with the top bit set: full size, and fast-srp-hap warns
-// on the console about shorter ones.
+// 256-bit secret exponents with the top bit set (RFC 5054 §2.5.4 asks for at least 256
+// random bits).
 function secretExponent(): Buffer {
   const e = randomBytes(32);
   e[0] = e[0]! | 0x80;
@@ -188,17 +190,17 @@ async function runClient(auth: SrpAuth, limiter: AttemptLimiter, ctx: InTunnelCo
     const salt = params.subarray(0, SRP_SALT_OCTETS);
     const B = params.subarray(SRP_SALT_OCTETS);
     const P = await password;
-    let client: SrpClient;
+    const client = new SrpClientSession(SRP_GROUP, secretExponent());
+    let S: Buffer;
     try {
-      client = new SrpClient(SRP_GROUP, salt, I, P, secretExponent(), true);
-      client.setB(B); // rejects B ≡ 0 (mod N), RFC 5054 §2.5.4
+      S = client.premaster(salt, I, P, B); // rejects B ≡ 0 (mod N), RFC 5054 §2.5.4
     } catch {
       throw wire.protocolError("the server's public value B is invalid");
     } finally {
       P.fill(0);
     }
-    const A = client.computeA();
-    const K = client.computeK();
+    const A = client.A;
+    const K = createHash("sha256").update(S).digest();
     const M1 = srpClientProof(I, salt, A, B, K);
     await wire.send(MessageType.SRP_CLIENT_PROOF, Buffer.concat([A, M1]));
     proofSent = true;
@@ -224,24 +226,25 @@ async function runServer(auth: SrpAuth, limiter: AttemptLimiter, ctx: InTunnelCo
     await checkPairing(auth, ctx);
     const P = await ask(auth, ctx);
     const salt = randomBytes(SRP_SALT_OCTETS);
-    let server: SrpServer;
+    let server: SrpServerSession;
     try {
-      server = new SrpServer(SRP_GROUP, salt, I, P, secretExponent());
+      server = new SrpServerSession(SRP_GROUP, srpVerifier(SRP_GROUP, salt, I, P), secretExponent());
     } finally {
       P.fill(0);
     }
-    const B = server.computeB();
+    const B = server.B;
     await wire.send(MessageType.SRP_SERVER_PARAMS, Buffer.concat([salt, B]));
     paramsSent = true;
     const proof = await wire.receive(MessageType.SRP_CLIENT_PROOF, SRP_GROUP_OCTETS + SRP_PROOF_OCTETS);
     const A = proof.subarray(0, SRP_GROUP_OCTETS);
     const M1 = proof.subarray(SRP_GROUP_OCTETS);
+    let S: Buffer;
     try {
-      server.setA(A); // rejects A ≡ 0 (mod N)
+      S = server.premaster(A); // rejects A ≡ 0 (mod N)
     } catch {
       throw wire.protocolError("the client's public value A is invalid");
     }
-    const K = server.computeK();
+    const K = createHash("sha256").update(S).digest();
     const expected = srpClientProof(I, salt, A, B, K);
     // The server proves nothing before the client has: a wrong M1 gets an ABORT, never M2.
     if (!constantTimeEqual(M1, expected)) throw new SrpAuthenticationError(ctx.peerJid, "local");

@@ -15,9 +15,13 @@ import {
   SecurityError,
   SRP_GROUP,
   SrpAuthenticationError,
+  SrpClientSession,
+  SrpGroup,
+  SrpServerSession,
   srpClientProof,
   srpIdentity,
   srpServerProof,
+  srpVerifier,
   TooManyAttemptsError,
   UntrustedCertificateError,
 } from "../src/index.js";
@@ -38,9 +42,9 @@ import {
 
 const hex = (s: string) => Buffer.from(s.replace(/\s+/g, ""), "hex");
 
-describe("SRP-6a arithmetic (fast-srp-hap) against RFC 5054 Appendix B", () => {
-  // RFC 5054's vector uses its 1024-bit group with SHA-1; the library's group table and
-  // formulas are the same for our 3072-bit/SHA-256 group.
+describe("SRP-6a arithmetic (OpenSSL modexp) against RFC 5054 Appendix B and fast-srp-hap", () => {
+  // RFC 5054's vector uses its 1024-bit group with SHA-1; our formulas are the same for
+  // the 3072-bit/SHA-256 group XTLS uses.
   const I = Buffer.from("alice");
   const P = Buffer.from("password123");
   const s = hex("BEB25379 D1A8581E B5A72767 3A2441EE");
@@ -62,41 +66,98 @@ describe("SRP-6a arithmetic (fast-srp-hap) against RFC 5054 Appendix B", () => {
     59B48220 F7C4693C 9AE12B0A 6F67809F 0876E2D0 13800D6C 41BB59B6 D5979B5C 00A172B4 A2A5903A
     0BDCAF8A 709585EB 2AFAFA8F 3499B200 210DCC1F 10EB3394 3CD67FC8 8A2F39A4 BE5BEC4E C0A3212D
     C346D7E4 74B29EDE 8A469FFE CA686E5A`);
-  const group = SRP.params[1024];
+  // The RFC's 1024-bit group (Appendix A), g = 2, as fast-srp-hap carries it.
+  const rfc1024 = new SrpGroup(BigInt(`0x${SRP.params[1024].N.toString(16)}`), 2n, "sha1");
 
   it("computes v, A, B and the premaster secret S of the RFC", () => {
-    expect(SRP.computeVerifier(group, s, I, P).toString("hex")).toBe(v.toString("hex"));
-    const client = new SrpClient(group, s, I, P, a, true);
-    const server = new SrpServer(group, s, I, P, b);
-    expect(client.computeA().toString("hex")).toBe(A.toString("hex"));
-    expect(server.computeB().toString("hex")).toBe(B.toString("hex"));
-    client.setB(B);
-    server.setA(A);
-    // S is not public API; the RFC publishes it, so compare it here only.
-    expect((client as unknown as { _S: Buffer })._S.toString("hex")).toBe(S.toString("hex"));
-    expect((server as unknown as { _S: Buffer })._S.toString("hex")).toBe(S.toString("hex"));
+    expect(srpVerifier(rfc1024, s, I, P).toString("hex")).toBe(v.toString("hex"));
+    const client = new SrpClientSession(rfc1024, a);
+    const server = new SrpServerSession(rfc1024, v, b);
+    expect(client.A.toString("hex")).toBe(A.toString("hex"));
+    expect(server.B.toString("hex")).toBe(B.toString("hex"));
+    expect(client.premaster(s, I, P, B).toString("hex")).toBe(S.toString("hex"));
+    expect(server.premaster(A).toString("hex")).toBe(S.toString("hex"));
   });
 
   it("uses RFC 5054's 3072-bit group with g = 5 and SHA-256 for XTLS", () => {
-    expect(Number.parseInt(SRP_GROUP.g.toString(16), 16)).toBe(5);
+    expect(SRP_GROUP.g).toBe(5n);
     expect(SRP_GROUP.hash).toBe("sha256");
+    expect(SRP_GROUP.octets).toBe(384);
+    // Node's modp15 (RFC 3526) is RFC 5054's 3072-bit prime: compare with the library's copy.
+    expect(SRP_GROUP.N.toString(16)).toBe(SRP.params[3072].N.toString(16));
     expect(SRP_GROUP.N.toString(16).toUpperCase()).toMatch(/^FFFFFFFFFFFFFFFFC90FDAA22168C234/);
-    expect(SRP_GROUP.N.toString(16).toUpperCase()).toMatch(/E0FD108E4B82D120A93AD2CAFFFFFFFFFFFFFFFF$/);
   });
 
-  it("our M1 equals the library's (SRP-6a: H(H(N) xor H(g) | H(I) | s | A | B | K)); M2 = H(A | M1 | K)", () => {
+  it("modPow agrees with plain BigInt square-and-multiply, including the bases OpenSSL refuses", () => {
+    const N = SRP_GROUP.N;
+    const slow = (base: bigint, e: bigint) => {
+      let r = 1n;
+      let x = base % N;
+      for (let k = e; k > 0n; k >>= 1n) {
+        if (k & 1n) r = (r * x) % N;
+        x = (x * x) % N;
+      }
+      return r;
+    };
+    const big = (n: number) => BigInt(`0x${randomBytes(n).toString("hex")}`);
+    for (const [base, e] of [
+      [big(384), big(32)],
+      [big(384) + N, big(64)],
+      [5n, big(32)],
+      [0n, 7n],
+      [1n, big(32)],
+      [N - 1n, 4n],
+      [N - 1n, 5n],
+      [N, 3n],
+      [big(384), 0n],
+      [2n * N + 1n, 9n],
+    ] as const) {
+      expect(SRP_GROUP.modPow(base, e)).toBe(slow(base, e));
+    }
+  });
+
+  it("an independent implementation (fast-srp-hap) agrees: same A, B, K and proofs both ways", () => {
     const salt = randomBytes(32);
     const I3 = Buffer.from("romeo@montague.lit#00");
-    const client = new SrpClient(SRP_GROUP, salt, I3, P, randomBytes(32), true);
-    const server = new SrpServer(SRP_GROUP, salt, I3, P, randomBytes(32));
-    client.setB(server.computeB());
-    server.setA(client.computeA());
-    const K = client.computeK();
-    expect(K.equals(server.computeK())).toBe(true);
-    const M1 = srpClientProof(I3, salt, client.computeA(), server.computeB(), K);
-    expect(M1.equals(client.computeM1())).toBe(true);
-    expect(() => server.checkM1(M1)).not.toThrow();
-    expect(srpServerProof(client.computeA(), M1, K).equals(server.computeM2())).toBe(true);
+    const [ea, eb] = [randomBytes(32), randomBytes(32)];
+    const theirClient = new SrpClient(SRP.params[3072], salt, I3, P, ea, true);
+    const theirServer = new SrpServer(SRP.params[3072], salt, I3, P, eb);
+    const ourClient = new SrpClientSession(SRP_GROUP, ea);
+    const ourServer = new SrpServerSession(SRP_GROUP, srpVerifier(SRP_GROUP, salt, I3, P), eb);
+    expect(ourClient.A.equals(theirClient.computeA())).toBe(true);
+    expect(ourServer.B.equals(theirServer.computeB())).toBe(true);
+    theirClient.setB(ourServer.B);
+    theirServer.setA(ourClient.A);
+    const K = createHash("sha256")
+      .update(ourClient.premaster(salt, I3, P, ourServer.B))
+      .digest();
+    expect(K.equals(theirClient.computeK())).toBe(true);
+    expect(createHash("sha256").update(ourServer.premaster(ourClient.A)).digest().equals(K)).toBe(true);
+    const M1 = srpClientProof(I3, salt, ourClient.A, ourServer.B, K);
+    expect(M1.equals(theirClient.computeM1())).toBe(true);
+    expect(() => theirServer.checkM1(M1)).not.toThrow();
+    expect(srpServerProof(ourClient.A, M1, K).equals(theirServer.computeM2())).toBe(true);
+  });
+
+  it("a wrong password gives another S (the client's and the server's differ)", () => {
+    const salt = randomBytes(32);
+    const client = new SrpClientSession(SRP_GROUP, randomBytes(32));
+    const server = new SrpServerSession(SRP_GROUP, srpVerifier(SRP_GROUP, salt, I, P), randomBytes(32));
+    const right = client.premaster(salt, I, P, server.B);
+    const wrong = client.premaster(salt, I, Buffer.from("password124"), server.B);
+    expect(right.equals(server.premaster(client.A))).toBe(true);
+    expect(wrong.equals(server.premaster(client.A))).toBe(false);
+  });
+
+  it("refuses A or B ≡ 0 (mod N): a peer sending 0 or N cannot force S without the password", () => {
+    const salt = randomBytes(32);
+    const client = new SrpClientSession(SRP_GROUP, randomBytes(32));
+    const server = new SrpServerSession(SRP_GROUP, srpVerifier(SRP_GROUP, salt, I, P), randomBytes(32));
+    for (const zero of [0n, SRP_GROUP.N]) {
+      const octets = SRP_GROUP.pad(zero);
+      expect(() => server.premaster(octets)).toThrow(RangeError);
+      expect(() => client.premaster(salt, I, P, octets)).toThrow(RangeError);
+    }
   });
 
   it("binds the SRP identity to the session: another exporter, JID or certificate gives another identity", () => {
@@ -294,7 +355,13 @@ describe("srp failures: both sides fail, nothing pinned, no application byte", (
     expect(params.type).toBe(MessageType.SRP_SERVER_PARAMS);
     expect(params.body).toHaveLength(32 + 384);
     // A guess: a valid A but a proof made up without the password, and data behind it.
-    const A = new SrpClient(SRP_GROUP, randomBytes(32), Buffer.from("x"), Buffer.from("y"), randomBytes(32));
+    const A = new SrpClient(
+      SRP.params[3072],
+      randomBytes(32),
+      Buffer.from("x"),
+      Buffer.from("y"),
+      randomBytes(32),
+    );
     client.write(
       Buffer.concat([
         frame(MessageType.SRP_CLIENT_PROOF, Buffer.concat([A.computeA(), randomBytes(32)])),
@@ -417,7 +484,7 @@ describe("the README's message exchange, implemented independently of runSrp", (
     const { body } = await frames.next();
     const salt = body.subarray(0, 32);
     const B = body.subarray(32);
-    const srpClient = new SrpClient(SRP_GROUP, salt, I, Buffer.from("Verona"), randomBytes(32), true);
+    const srpClient = new SrpClient(SRP.params[3072], salt, I, Buffer.from("Verona"), randomBytes(32), true);
     srpClient.setB(B);
     const A = srpClient.computeA();
     const M1 = srpClient.computeM1();
