@@ -75,3 +75,85 @@ export function connectEjabberdClient(
 ): Promise<XmppClient>;
 /** Whether `pid` is a running process; a zombie (dead, not yet reaped) counts as gone. */
 export function alive(pid: number): boolean;
+
+/** A fenced code block of a README. */
+export interface ReadmeBlock {
+  /** The README's absolute path. */
+  readonly readme: string;
+  /** 1-based, among the blocks of the languages asked for. */
+  readonly index: number;
+  readonly lang: string;
+  /** The README line of the block's first line of code (1-based). */
+  readonly line: number;
+  readonly code: string;
+}
+/** The fenced blocks of `readme` in `lang` (default "ts"), in order. */
+export function readmeBlocks(readme: string, lang?: string | readonly string[]): ReadmeBlock[];
+
+/** One command of a README's ```sh blocks (continuation lines joined, the trailing comment apart). */
+export interface ReadmeCommand {
+  readonly readme: string;
+  readonly line: number;
+  readonly command: string;
+  readonly comment?: string;
+}
+export function readmeCommands(readme: string): ReadmeCommand[];
+
+export interface ReadmeRunnerOptions {
+  /** Path of the README. */
+  readme: string;
+  /** The package whose imports and tsconfig.json the blocks use; default: the README's directory. */
+  dir?: string;
+  /** Which fences run; default "ts". */
+  lang?: string | readonly string[];
+  /** Per block; default 20 000 ms. */
+  timeoutMs?: number;
+  /** How long the handles a block opened may take to close once it finished; default 5 000 ms. */
+  settleMs?: number;
+}
+export interface ReadmeRun {
+  /** console.log/info/warn/error/debug calls, one string each (util.format). */
+  readonly logs: string[];
+  /** What was written to process.stdout / process.stderr. */
+  readonly stdout: string;
+  readonly stderr: string;
+  /** The block's module namespace. */
+  readonly exports: Record<string, unknown>;
+  readonly block: ReadmeBlock;
+}
+export interface ReadmeRunOptions {
+  timeoutMs?: number;
+  settleMs?: number;
+  /** Working directory while the block runs (relative paths in the example). */
+  cwd?: string;
+}
+/**
+ * Runs a README's blocks verbatim inside vitest: each is written to
+ * `<dir>/test/.readme/` (gitignored) and imported, so workspace imports resolve.
+ */
+export class ReadmeRunner {
+  constructor(options: ReadmeRunnerOptions);
+  readonly readme: string;
+  readonly dir: string;
+  /** The README's path relative to `dir`, as errors name it. */
+  readonly name: string;
+  readonly blocks: readonly ReadmeBlock[];
+  /** The temporary file of each block. */
+  readonly files: readonly string[];
+  block(index: number): ReadmeBlock;
+  /** "README.md block 2 (line 34)". */
+  where(index: number): string;
+  /**
+   * Runs block `index` (1-based); resolves once it finished and the sockets, servers and
+   * files it opened are closed. Rejects naming the block and README line on an exception,
+   * a timeout, or handles left open (with what it printed).
+   */
+  run(index: number, options?: ReadmeRunOptions): Promise<ReadmeRun>;
+  /** Type-checks every block (one program, the package's tsconfig); the diagnostics, README lines. */
+  typecheck(): Promise<string[]>;
+  /** The blocks run() was never called for, e.g. `expect(readme.notRun()).toEqual([])` last. */
+  notRun(): number[];
+  /** Removes the temporary files. */
+  cleanup(): void;
+}
+export function readmeRunner(options: ReadmeRunnerOptions): ReadmeRunner;

@@ -1,0 +1,20 @@
+// The README's example, run verbatim (tools/test-servers/readme.js).
+import { join } from "node:path";
+import { readmeRunner } from "@xtls/test-servers";
+import { afterAll, expect, it } from "vitest";
+
+const readme = readmeRunner({ readme: join(import.meta.dirname, "..", "README.md") });
+afterAll(() => readme.cleanup());
+
+it("the README's example type-checks against the API", async () => {
+  expect(await readme.typecheck()).toEqual([]);
+}, 120_000);
+
+it("block 1: Romeo asks, Juliet's handler answers, the result carries her answer", async () => {
+  const { logs } = await readme.run(1);
+  expect(logs).toEqual(["hello romeo@montague.lit/orchard"]);
+});
+
+it("every ts block of the README ran", () => {
+  expect(readme.notRun()).toEqual([]);
+});

@@ -1,0 +1,21 @@
+// The README's example, run verbatim (tools/test-servers/readme.js).
+import { join } from "node:path";
+import { readmeRunner } from "@xtls/test-servers";
+import { afterAll, expect, it } from "vitest";
+
+const readme = readmeRunner({ readme: join(import.meta.dirname, "..", "README.md") });
+afterAll(() => readme.cleanup());
+
+it("the README's example type-checks against the API", async () => {
+  expect(await readme.typecheck()).toEqual([]);
+}, 120_000);
+
+it("block 1: Juliet accepts Romeo's bytestream and pipes it to stdout", async () => {
+  const { stdout, logs } = await readme.run(1);
+  expect(stdout).toBe("Did my heart love till now?\n");
+  expect(logs).toEqual([]);
+});
+
+it("every ts block of the README ran", () => {
+  expect(readme.notRun()).toEqual([]);
+});
