@@ -2,9 +2,10 @@
  * JIDs (RFC 7622) as far as XTLS needs them: parse, validate, normalise, compare.
  *
  * Normalisation approximates PRECIS: localpart and domainpart are NFC-normalised and
- * case-folded (`toLowerCase`), the domain loses a trailing dot; the resourcepart is
+ * case-folded (`toLowerCase`), the domain loses one trailing dot; the resourcepart is
  * NFC-normalised and keeps its case. This is what servers apply before routing, so two
- * JIDs that a server treats as the same compare equal here.
+ * JIDs that a server treats as the same compare equal here. Normalising is idempotent:
+ * the normal form of a JID parses to itself.
  */
 import { XtlsError } from "./errors.js";
 
@@ -32,6 +33,84 @@ function partBytes(s: string): number {
   return Buffer.byteLength(s, "utf8");
 }
 
+// RFC 5890 §2.3.2.1 / RFC 1035 §2.3.4: a label of a domain name is 1 to 63 octets, in
+// its A-label (ASCII) form for an internationalised label.
+const MAX_LABEL_OCTETS = 63;
+
+/**
+ * Refuses a domainpart with an empty label ("a..b", ".a", and "b.." whose one trailing dot
+ * is already gone) or a label over 63 octets. Before this check (found by the fuzz suite)
+ * only one trailing dot was stripped and labels were not looked at, so "a@b.." normalised
+ * to "a@b." and that to "a@b": normalisation was not idempotent, and two spellings of
+ * nothing valid compared equal to a real JID. An IP-literal ("[::1]") has no labels; an
+ * IPv4 address ("127.0.0.1") passes as four labels.
+ */
+function checkLabels(input: string, domain: string): void {
+  if (domain.startsWith("[") && domain.endsWith("]")) return;
+  for (const label of domain.split(".")) {
+    if (label.length === 0) throw new JidError(input, "empty label in domainpart");
+    if (aLabelOctets(label) > MAX_LABEL_OCTETS)
+      throw new JidError(input, `domainpart label longer than ${MAX_LABEL_OCTETS} octets`);
+  }
+}
+
+/** The length of a label's A-label form ("xn--" + Punycode, RFC 3492) in octets. */
+function aLabelOctets(label: string): number {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: ASCII is \u0000–\u007f.
+  if (/^[\u0000-\u007f]*$/u.test(label)) return label.length;
+  const points = Array.from(label, (c) => c.codePointAt(0)!);
+  // Every code point yields at least one character of Punycode: a label this long is over
+  // the limit whatever it holds, and the encoder (quadratic) never sees a long input.
+  if (points.length > MAX_LABEL_OCTETS - 4) return 4 + points.length;
+  return 4 + punycodeLength(points);
+}
+
+// RFC 3492 §6.3, counting the output instead of building it.
+function punycodeLength(input: readonly number[]): number {
+  const base = 36;
+  const tMin = 1;
+  const tMax = 26;
+  const adapt = (delta: number, points: number, first: boolean): number => {
+    let d = first ? Math.floor(delta / 700) : delta >> 1;
+    d += Math.floor(d / points);
+    let k = 0;
+    while (d > ((base - tMin) * tMax) >> 1) {
+      d = Math.floor(d / (base - tMin));
+      k += base;
+    }
+    return k + Math.floor(((base - tMin + 1) * d) / (d + 38));
+  };
+  const basic = input.filter((c) => c < 0x80).length;
+  let length = basic > 0 ? basic + 1 : 0;
+  let n = 0x80;
+  let delta = 0;
+  let bias = 72;
+  for (let handled = basic; handled < input.length; ) {
+    let m = Number.POSITIVE_INFINITY;
+    for (const c of input) if (c >= n && c < m) m = c;
+    delta += (m - n) * (handled + 1);
+    n = m;
+    for (const c of input) {
+      if (c < n) delta++;
+      if (c !== n) continue;
+      let q = delta;
+      for (let k = base; ; k += base) {
+        const t = k <= bias ? tMin : k >= bias + tMax ? tMax : k - bias;
+        if (q < t) break;
+        length++;
+        q = Math.floor((q - t) / (base - t));
+      }
+      length++;
+      bias = adapt(delta, handled + 1, handled === basic);
+      delta = 0;
+      handled++;
+    }
+    delta++;
+    n++;
+  }
+  return length;
+}
+
 /** Parses and normalises a JID; throws {@link JidError} when it is malformed. */
 export function parseJid(input: string): Jid {
   if (typeof input !== "string" || input.length === 0) throw new JidError(String(input), "empty");
@@ -47,10 +126,16 @@ export function parseJid(input: string): Jid {
   if (domainRaw.includes("@")) throw new JidError(input, "more than one '@' before the resource");
 
   const local = localRaw.normalize("NFC").toLowerCase();
-  const domain = domainRaw.normalize("NFC").toLowerCase().replace(/\.$/u, "");
+  // RFC 7622 §3.2: one trailing dot (the DNS root label) is stripped before any other
+  // canonicalisation. Only one: "b.." is not "b." spelled differently but a name with an
+  // empty label, refused below.
+  const domain = (domainRaw.endsWith(".") ? domainRaw.slice(0, -1) : domainRaw)
+    .normalize("NFC")
+    .toLowerCase();
   const resource = resourceRaw.normalize("NFC");
   if (LOCAL_FORBIDDEN.test(local)) throw new JidError(input, "forbidden character in localpart");
-  if (/[\s/@]/u.test(domain) || domain.length === 0) throw new JidError(input, "invalid domainpart");
+  if (domain.length === 0) throw new JidError(input, "empty domainpart");
+  if (/[\s/@]/u.test(domain)) throw new JidError(input, "invalid domainpart");
   for (const [name, part] of [
     ["localpart", local],
     ["domainpart", domain],
@@ -58,6 +143,7 @@ export function parseJid(input: string): Jid {
   ] as const) {
     if (partBytes(part) > MAX_PART_BYTES) throw new JidError(input, `${name} longer than 1023 octets`);
   }
+  checkLabels(input, domain);
   // biome-ignore lint/suspicious/noControlCharactersInRegex: rejecting control characters is the point.
   if (/[\u0000-\u001f\u007f]/u.test(input)) throw new JidError(input, "control character");
 

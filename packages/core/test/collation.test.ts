@@ -79,6 +79,37 @@ describe("JIDs", () => {
     expect(sameJid("juliet@capulet.lit//chamber", "juliet@capulet.lit/chamber")).toBe(false);
   });
 
+  // Found by the fuzz suite: only one trailing dot was stripped, so "a@b.." parsed to
+  // "a@b." and that to "a@b" (normalising was not idempotent).
+  it.each([
+    ["b..", "empty label"],
+    ["a@b..", "empty label"],
+    ["a..b", "empty label"],
+    [".a", "empty label"],
+    ["a@.b/r", "empty label"],
+    [".", "empty domainpart"],
+    ["a@.", "empty domainpart"],
+    [`${"x".repeat(64)}.lit`, "longer than 63 octets"],
+    [`${"é".repeat(60)}.lit`, "longer than 63 octets"],
+  ])("rejects the domainpart of %j (%s)", (input, why) => {
+    expect(() => parseJid(input)).toThrow(JidError);
+    expect(() => parseJid(input)).toThrow(why);
+  });
+
+  it.each([
+    ["capulet.lit.", "capulet.lit"],
+    ["Juliet@Capulet.LIT./Balcony", "juliet@capulet.lit/Balcony"],
+    ["[::1]", "[::1]"],
+    ["a@[::1]./r", "a@[::1]/r"],
+    ["127.0.0.1", "127.0.0.1"],
+    [`${"x".repeat(63)}.lit`, `${"x".repeat(63)}.lit`],
+    // 80 octets in UTF-8, but its A-label (what the 63-octet limit is about) is shorter.
+    [`${"é".repeat(40)}.lit`, `${"é".repeat(40)}.lit`],
+  ])("normalises %j to %j, which parses to itself", (input, normal) => {
+    expect(normalizeJid(input)).toBe(normal);
+    expect(normalizeJid(normal)).toBe(normal);
+  });
+
   it("compares full and bare JIDs after normalisation; malformed JIDs never match", () => {
     expect(sameJid("ROMEO@montague.lit/orchard", "romeo@montague.lit/orchard")).toBe(true);
     expect(sameBareJid("romeo@montague.lit/a", "Romeo@Montague.lit/b")).toBe(true);
