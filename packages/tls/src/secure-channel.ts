@@ -388,9 +388,10 @@ export class NodeTlsEngine implements TlsEngine {
   readonly #ticketKeys = randomBytes(48);
   readonly #clientContext: tls.SecureContext;
   readonly #serverOptions: tls.TlsOptions;
-  /** The responder's credentials, built once (see #newServer). */
+  /** The responder's credentials, built once (see #acquireServer). */
   readonly #serverContext: tls.SecureContext;
   readonly #lightServerOptions: tls.TlsOptions;
+  readonly #idleServers: tls.Server[] = [];
 
   constructor(options: NodeTlsEngineOptions) {
     this.identity = options.identity;
@@ -435,18 +436,29 @@ export class NodeTlsEngine implements TlsEngine {
   }
 
   /**
-   * A `tls.Server` for one connection (a bare server TLSSocket swallows fatal errors).
-   * Building its SecureContext from the PEM key each time was ~9% of a full setup's CPU
-   * in the scale benchmark; when this Node keeps the context in `_sharedCreds` (20, 22,
-   * 24 do), the server is built without credentials and given the engine's prebuilt one.
+   * A `tls.Server` for one handshake at a time (a bare server TLSSocket swallows fatal
+   * errors). Building its SecureContext from the PEM key each time was ~9% of a full
+   * setup's CPU in the scale benchmark; when this Node keeps the context in
+   * `_sharedCreds` (20, 22, 24 do), the server is built without credentials and given
+   * the engine's prebuilt one. Even so, every `tls.Server` makes an OpenSSL SSL_CTX
+   * (~7% of a handshake's CPU), so servers are pooled: a server goes back to the pool
+   * only once its connection has settled (see #accept).
    */
-  #newServer(): tls.Server {
+  #acquireServer(): tls.Server {
+    const pooled = this.#idleServers.pop();
+    if (pooled) return pooled;
     if (SHARED_CREDS_OVERRIDABLE) {
       const server = tls.createServer(this.#lightServerOptions);
       (server as unknown as { _sharedCreds: tls.SecureContext })._sharedCreds = this.#serverContext;
       return server;
     }
     return tls.createServer(this.#serverOptions);
+  }
+
+  #releaseServer(server: tls.Server): void {
+    server.removeAllListeners("secureConnection");
+    server.removeAllListeners("tlsClientError");
+    if (this.#idleServers.length < MAX_IDLE_SERVERS) this.#idleServers.push(server);
   }
 
   async secure(carrier: Duplex, options: SecureOptions): Promise<SecureChannel> {
@@ -644,12 +656,21 @@ export class NodeTlsEngine implements TlsEngine {
     created: (socket: TLSSocket) => void,
   ): Promise<{ socket: TLSSocket; peerDer: Buffer; resumed: boolean }> {
     return new Promise((resolve, reject) => {
-      const server = this.#newServer();
+      // The server serves this one connection until it settles: it emits exactly one of
+      // the two events for it (Node guards tlsClientError with kErrorEmitted, and
+      // secureConnection with the socket not being destroyed). Only then can it serve
+      // another. Threat: a pooled server handing connection A's socket to the handshake
+      // of connection B (peer confusion); so a failed socket is destroyed before its
+      // server is reused, and a successful one has released control (no more events).
+      const server = this.#acquireServer();
       server.once("tlsClientError", (error, socket) => {
+        socket.destroy();
+        this.#releaseServer(server);
         created(socket);
         reject(error);
       });
       server.once("secureConnection", (socket: TLSSocket) => {
+        this.#releaseServer(server);
         created(socket);
         // On resumption the client's certificate comes from the session in the ticket.
         const raw = peerCertificateDer(socket);
@@ -681,6 +702,9 @@ export class NodeTlsEngine implements TlsEngine {
 function peerCertificateDer(socket: TLSSocket): Buffer | undefined {
   return socket.getPeerX509Certificate?.()?.raw ?? socket.getPeerCertificate(true)?.raw;
 }
+
+/** Idle responder servers kept per engine (each costs an SSL_CTX, a few KiB). */
+const MAX_IDLE_SERVERS = 64;
 
 // Whether tls.Server takes its credentials from `_sharedCreds` (checked once, so a Node
 // that changes this internal falls back to building the context per server).
