@@ -57,6 +57,7 @@ export {
   type RouteOutcome,
 } from "./local-router.js";
 export { canonicalNamespace, NAMESPACE_ALIASES, type Namespace, NS } from "./namespaces.js";
+export { randomId } from "./random-id.js";
 export {
   type AppCondition,
   DEFAULT_ERROR_TYPE,

@@ -3,11 +3,11 @@
  * handler registry, exactly one reply per get/set, never a reply to a result or an
  * error, request/response matching on (id, peer JID), timeouts and aborts.
  */
-import { randomBytes } from "node:crypto";
 import { deadline } from "./abort.js";
 import { XtlsError } from "./errors.js";
 import { sameJid, tryParseJid } from "./jid.js";
 import type { IqHandler, IqRequest, IqType, RequestOptions, Unsubscribe } from "./link.js";
+import { randomId } from "./random-id.js";
 import { StanzaError } from "./stanza-error.js";
 import { type Element, iqPayload, xml } from "./xml.js";
 
@@ -40,7 +40,7 @@ export interface IqEngineOptions {
 }
 
 export function newStanzaId(): string {
-  return randomBytes(9).toString("base64url");
+  return randomId(9);
 }
 
 function key(type: IqType, ns: string, name: string): string {

@@ -10,9 +10,8 @@
  * The draft's `ibb:0` (accepted on input) has no open: data flows after session-accept.
  */
 
-import { randomBytes } from "node:crypto";
 import type { Duplex } from "node:stream";
-import { type Element, NS, xml } from "@xtls/core";
+import { type Element, NS, randomId, xml } from "@xtls/core";
 import {
   type ContentContext,
   JingleReasonError,
@@ -48,7 +47,7 @@ export class IbbTransport implements TransportMethod {
   }
 
   offer(ctx: ContentContext): TransportHandle {
-    const sid = `ibb${randomBytes(8).toString("hex")}`;
+    const sid = `ibb${randomId(8, "hex")}`;
     let blockSize = this.#blockSize;
     let legacy = false;
     return this.#handle(ctx, {

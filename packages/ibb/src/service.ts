@@ -12,7 +12,6 @@
  *   <data seq='0'/> … ◄════════════════════════════════► … <data seq='0'/>   (each acked)
  *   <close/> ──────────────────────────────────────────►  result
  */
-import { randomBytes } from "node:crypto";
 import { EventEmitter } from "node:events";
 import {
   AbortError,
@@ -21,6 +20,7 @@ import {
   type IqRequest,
   LinkClosedError,
   NS,
+  randomId,
   StanzaError,
   tryParseJid,
   type Unsubscribe,
@@ -210,7 +210,7 @@ export class InBandBytestreams extends EventEmitter<InBandBytestreamsEvents> {
    */
   async open(peer: string, options: IbbOpenOptions = {}): Promise<IbbStream> {
     const jid = fullJid(peer);
-    const sid = options.sid ?? `ibb-${randomBytes(8).toString("hex")}`;
+    const sid = options.sid ?? `ibb-${randomId(8, "hex")}`;
     if (!isValidSid(sid)) throw new TypeError(`sid must be a non-empty NMTOKEN, got "${sid}"`);
     let blockSize = options.blockSize ?? DEFAULT_BLOCK_SIZE;
     checkBlockSize(blockSize, MAX_OFFERED_BLOCK_SIZE);

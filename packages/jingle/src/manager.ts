@@ -6,7 +6,6 @@
  * {@link JingleManager.receive} — tests drive it with plain objects, and
  * {@link bindJingle} connects it to an `XmppLink`.
  */
-import { randomBytes } from "node:crypto";
 import { EventEmitter } from "node:events";
 import {
   compareJids,
@@ -14,6 +13,7 @@ import {
   type Element,
   NS,
   normalizeJid,
+  randomId,
   StanzaError,
   sameBareJid,
   tryParseJid,
@@ -277,7 +277,7 @@ function sessionKey(peer: string, sid: string): string {
 
 /** Random, unguessable, an NMTOKEN (XEP-0166 §7.1: RFC 4086 randomness). */
 export function newSid(): string {
-  return randomBytes(12).toString("base64url");
+  return randomId(12);
 }
 
 function contentNameFor(ns: string): string {
