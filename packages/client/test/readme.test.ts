@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 // @ts-expect-error -- @xmpp/client ships no type declarations.
 import { client } from "@xmpp/client";
-import { prosody } from "@xtls/test-servers";
+import { prosody, readmeBlocks } from "@xtls/test-servers";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { createXtls } from "../src/index.js";
 
@@ -27,26 +27,22 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-/** The ```ts blocks of the README, and the marked blocks of this file, whitespace-normalised. */
-async function blocks(file: string, open: RegExp, close: string): Promise<string[]> {
-  const text = await readFile(file, "utf8");
-  const out: string[] = [];
-  let at = 0;
-  for (;;) {
-    const m = open.exec(text.slice(at));
-    if (!m) return out;
-    const start = at + m.index + m[0].length;
-    const end = text.indexOf(close, start);
-    out.push(
-      text
-        .slice(start, end)
-        .split("\n")
-        .map((l) => l.trim())
-        .filter((l) => l && !l.startsWith("import ") && !l.startsWith("//"))
-        .join("\n"),
-    );
-    at = end + close.length;
-  }
+/** The code between `// begin <name>` and `// end <name>` in this file. */
+async function marked(name: string): Promise<string> {
+  const text = await readFile(SELF, "utf8");
+  const start = text.indexOf(`// begin ${name}\n`) + `// begin ${name}\n`.length;
+  return text.slice(start, text.indexOf(`// end ${name}`, start));
+}
+
+/** Code without imports, comments and formatting (the formatter may wrap lines and add trailing commas). */
+function normalise(code: string): string {
+  return code
+    .split("\n")
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith("import ") && !l.startsWith("//"))
+    .join("")
+    .replace(/\s+/g, "")
+    .replace(/,([)}\]])/g, "$1");
 }
 
 it("the README example runs: a first-contact chat and a verified file, then the next session needs no password", async () => {
@@ -102,17 +98,11 @@ it("the README example runs: a first-contact chat and a verified file, then the 
   for (const c of cleanups.splice(0)) await c().catch(() => {});
 
   // What ran is what the README says (whitespace and imports aside).
-  const readme = await blocks(README, /```ts\n/, "```");
-  const ran = [
-    ...(await blocks(SELF, /\/\/ begin romeo\n/, "// end romeo")),
-    ...(await blocks(SELF, /\/\/ begin juliet\n/, "// end juliet")),
-  ];
-  // The formatter may wrap lines and add trailing commas; the code is the same.
-  const normalise = (s: string) => s.replace(/\s+/g, "").replace(/,([)}\]])/g, "$1");
-  expect(ran.map(normalise)).toEqual(readme.map(normalise));
-  // The repository's README shows the same example (Romeo's side).
-  const root = await blocks(ROOT_README, /```ts\n/, "```");
-  expect(root[0]).toBe(readme[0]);
+  const readme = readmeBlocks(README).map((b) => normalise(b.code));
+  const ran = [await marked("romeo"), await marked("juliet")].map(normalise);
+  expect(ran).toEqual(readme);
+  // The repository's README shows the same example (Romeo's side), character for character.
+  expect(readmeBlocks(ROOT_README)[0]?.code).toBe(readmeBlocks(README)[0]?.code);
 }, 60_000);
 
 const cleanups: Array<() => Promise<unknown>> = [];
