@@ -4,10 +4,12 @@
  * references other than the five predefined ones and character references.
  *
  * It wraps `@xmpp/xml`'s streaming parser (ltx), which on its own silently skips
- * comments, PIs and DTDs, passes stray `&` through, splits multi-byte UTF-8 characters
- * at chunk boundaries, and keeps top-level whitespace forever. Here the input is
- * decoded as strict UTF-8 across chunks, pre-scanned for forbidden markup, and bounded
- * in stanza size and nesting depth, so a peer cannot make us buffer without limit.
+ * comments, PIs and DTDs, passes stray `&` through, accepts malformed tags, splits
+ * multi-byte UTF-8 characters at chunk boundaries, and keeps top-level whitespace
+ * forever. Here the input is decoded as strict UTF-8 across chunks, checked by
+ * {@link RestrictedXmlScanner} before ltx sees it (forbidden markup, malformed tags and
+ * references, nesting depth), and bounded in stanza size, so a peer cannot make us
+ * buffer without limit; ltx only builds the elements.
  *
  * Mode J's XEP-0246 streams read the peer's real `<stream:stream>` header; Mode Q
  * streams have none, so the parser is primed with a synthetic one (PROTOCOLS.md §14.1).
@@ -16,6 +18,7 @@ import { EventEmitter } from "node:events";
 import { XtlsError } from "./errors.js";
 import { NS } from "./namespaces.js";
 import { type Element, RawXmlParser } from "./xml.js";
+import { RestrictedXmlScanner } from "./xml-scanner.js";
 
 /** Stream error conditions (RFC 6120 §4.9.3) this parser reports. */
 export type XmlStreamErrorCondition =
@@ -58,11 +61,6 @@ export const CLIENT_STREAM_HEADER = `<stream:stream xmlns='${NS.CLIENT}' xmlns:s
 
 const DEFAULT_MAX_STANZA = 1024 * 1024;
 const DEFAULT_MAX_DEPTH = 64;
-// Longest lookahead we need after '<' ("![CDATA[") or '&' ("#x10FFFF;").
-const LOOKAHEAD = 12;
-const REFERENCE = /^&(?:amp|lt|gt|quot|apos|#[0-9]{1,7}|#x[0-9a-fA-F]{1,6});/;
-const escapeText = (s: string) =>
-  s.replace(/[&<>]/g, (c) => (c === "&" ? "&amp;" : c === "<" ? "&lt;" : "&gt;"));
 
 interface LtxParserInternals {
   root: Element | null;
@@ -79,35 +77,11 @@ const LtxBase = RawXmlParser as unknown as new () => LtxParserInternals;
 
 // @xmpp/xml's Parser binds these methods in its constructor, so overriding them here
 // puts our checks in front of its tree building.
-class BoundedParser extends LtxBase {
-  depth = 0;
-  constructor(
-    readonly maxDepth: number,
-    readonly fail: (error: XmlStreamError) => void,
-  ) {
-    super();
-  }
-
-  override onStartElement(name: string, attrs: Record<string, string>): void {
-    if (++this.depth > this.maxDepth + 1) {
-      this.fail(new XmlStreamError("policy-violation", `elements nested deeper than ${this.maxDepth}`));
-      return;
-    }
-    super.onStartElement(name, attrs);
-  }
-
-  override onEndElement(name: string): void {
-    this.depth--;
-    super.onEndElement(name);
-  }
-
+class TreeBuilder extends LtxBase {
   override onText(text: string): void {
-    if (this.cursor !== null && this.cursor === this.root) {
-      // Between stanzas only whitespace is allowed (RFC 6120 §4.7.4 keepalives); drop it
-      // instead of appending it to the root forever.
-      if (/[^ \t\r\n]/.test(text)) this.fail(new XmlStreamError("not-well-formed", "text outside a stanza"));
-      return;
-    }
+    // Between stanzas only whitespace gets here (the scanner refuses anything else); drop
+    // it instead of appending it to the root forever.
+    if (this.cursor !== null && this.cursor === this.root) return;
     super.onText(text);
   }
 }
@@ -118,10 +92,9 @@ const ILLEGAL_XML_CHARS = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]/
 export class StanzaStreamParser extends EventEmitter<StanzaStreamEvents> {
   readonly #maxStanzaBytes: number;
   readonly #decoder = new TextDecoder("utf-8", { fatal: true });
-  readonly #parser: BoundedParser;
+  readonly #parser: TreeBuilder;
+  readonly #scanner: RestrictedXmlScanner;
   readonly #primed: boolean;
-  #carry = "";
-  #inCdata = false;
   #sinceBoundary = 0;
   #failed: XmlStreamError | undefined;
   #ended = false;
@@ -129,7 +102,10 @@ export class StanzaStreamParser extends EventEmitter<StanzaStreamEvents> {
   constructor(options: StanzaStreamParserOptions = {}) {
     super();
     this.#maxStanzaBytes = options.maxStanzaBytes ?? DEFAULT_MAX_STANZA;
-    this.#parser = new BoundedParser(options.maxDepth ?? DEFAULT_MAX_DEPTH, (e) => this.#fail(e));
+    this.#parser = new TreeBuilder();
+    this.#scanner = new RestrictedXmlScanner(options.maxDepth ?? DEFAULT_MAX_DEPTH, (condition, message) =>
+      this.#fail(new XmlStreamError(condition, message)),
+    );
     this.#primed = options.primedHeader !== undefined;
     this.#parser.on("start", (header: Element) => {
       if (!this.#primed && !this.#failed) this.emit("header", header);
@@ -143,7 +119,8 @@ export class StanzaStreamParser extends EventEmitter<StanzaStreamEvents> {
       if (!this.#failed) this.emit("end");
     });
     this.#parser.on("error", (err: Error) => this.#fail(new XmlStreamError("not-well-formed", err.message)));
-    if (options.primedHeader !== undefined) this.#parser.write(options.primedHeader);
+    // The synthetic header goes through the scanner too, which then knows the root is open.
+    if (options.primedHeader !== undefined) this.#parser.write(this.#scanner.scan(options.primedHeader));
   }
 
   /** The first error, once the stream has failed (no more events after it). */
@@ -172,97 +149,25 @@ export class StanzaStreamParser extends EventEmitter<StanzaStreamEvents> {
       this.#fail(new XmlStreamError("not-well-formed", "a character that XML does not allow"));
       return;
     }
-    const input = this.#carry + text;
-    const { out, consumed } = this.#scan(input);
-    if (this.#failed) return;
-    this.#carry = input.slice(consumed);
-    if (out.length === 0) return;
+    const out = this.#scanner.scan(text);
+    if (this.#failed || out.length === 0) return;
     try {
       this.#parser.write(out);
     } catch (err) {
-      // ltx throws on undefined entities and illegal character references.
+      // The scanner has checked every reference ltx unescapes; kept as a safety net.
       this.#fail(new XmlStreamError("restricted-xml", err instanceof Error ? err.message : String(err)));
     }
   }
 
   /**
-   * Checks `input` for markup that restricted XML forbids and returns what can be
-   * handed to the parser now (`out`) and how much of `input` that used (`consumed`);
-   * an incomplete '<…' or '&…' at the end is carried into the next write.
-   *
-   * CDATA sections are rewritten as escaped text: ltx 3.1.2 drops any text that
-   * follows a CDATA section in the same element (`<b><![CDATA[x]]>y</b>` parses as
-   * "x"), which would silently lose data.
+   * The input ended. A stanza cut off in the middle is an error, never a clean end:
+   * wherever the input stopped inside a stanza (inside a start or end tag, an attribute
+   * value, a reference or a CDATA section, or between the tags of an unfinished stanza),
+   * this reports `bad-format`. Before (found by the fuzz suite), only a stanza whose
+   * start tag was complete counted: "<message" or "<message to='a" then the end of input
+   * was a clean end, because the nesting depth only moved once ltx had read a whole tag,
+   * and what ltx still held unread was never looked at.
    */
-  #scan(input: string): { out: string; consumed: number } {
-    let out = "";
-    let pos = 0;
-    while (pos < input.length) {
-      if (this.#inCdata) {
-        const end = input.indexOf("]]>", pos);
-        if (end === -1) {
-          // Keep a possible "]]" split from its ">" for the next write.
-          const upto = Math.max(pos, input.length - 2);
-          out += escapeText(input.slice(pos, upto));
-          return { out, consumed: upto };
-        }
-        out += escapeText(input.slice(pos, end));
-        this.#inCdata = false;
-        pos = end + 3;
-        continue;
-      }
-      const lt = input.indexOf("<", pos);
-      const amp = input.indexOf("&", pos);
-      const next = lt === -1 ? amp : amp === -1 ? lt : Math.min(lt, amp);
-      if (next === -1) break;
-      if (input.length - next < LOOKAHEAD && !this.#decidable(input, next)) {
-        return { out: out + input.slice(pos, next), consumed: next };
-      }
-      if (input[next] === "&") {
-        if (!REFERENCE.test(input.slice(next, next + LOOKAHEAD))) {
-          this.#fail(
-            new XmlStreamError(
-              "restricted-xml",
-              "an '&' that is not a predefined entity or character reference",
-            ),
-          );
-          return { out: "", consumed: 0 };
-        }
-        out += input.slice(pos, next + 1);
-        pos = next + 1;
-        continue;
-      }
-      const c = input[next + 1];
-      if (c === "?") {
-        this.#fail(new XmlStreamError("restricted-xml", "processing instructions are not allowed"));
-        return { out: "", consumed: 0 };
-      }
-      if (c === "!") {
-        if (input.startsWith("<![CDATA[", next)) {
-          out += input.slice(pos, next);
-          this.#inCdata = true;
-          pos = next + 9;
-          continue;
-        }
-        this.#fail(new XmlStreamError("restricted-xml", "comments and DTDs are not allowed"));
-        return { out: "", consumed: 0 };
-      }
-      out += input.slice(pos, next + 1);
-      pos = next + 1;
-    }
-    return { out: out + input.slice(pos), consumed: input.length };
-  }
-
-  // Whether the markup starting at `at` can already be classified with what we have.
-  #decidable(input: string, at: number): boolean {
-    const rest = input.slice(at);
-    if (rest[0] === "&") return rest.includes(";") || /[^&#a-zA-Z0-9;]/.test(rest.slice(1));
-    if (rest.length < 2) return false;
-    if (rest[1] !== "!") return true;
-    return rest.length >= 9 || !"<![CDATA[".startsWith(rest);
-  }
-
-  /** The input ended. A stanza cut off in the middle is an error, never a clean end. */
   end(): void {
     if (this.#failed || this.#ended) return;
     try {
@@ -271,8 +176,9 @@ export class StanzaStreamParser extends EventEmitter<StanzaStreamEvents> {
       this.#fail(new XmlStreamError("not-well-formed", "input ended inside a UTF-8 sequence"));
       return;
     }
-    if (this.#parser.depth > 1 || this.#carry.length > 0 || this.#inCdata) {
-      this.#fail(new XmlStreamError("bad-format", "input ended in the middle of a stanza"));
+    const inside = this.#scanner.cutOff();
+    if (inside !== undefined) {
+      this.#fail(new XmlStreamError("bad-format", `the input ended inside ${inside}`));
     }
   }
 

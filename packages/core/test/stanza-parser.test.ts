@@ -128,3 +128,110 @@ describe("StanzaStreamParser: what the fuzz suite found", () => {
     expect(events).toEqual(["error"]);
   });
 });
+
+describe("StanzaStreamParser: a stanza cut off anywhere is an error at the end (found by the fuzz suite)", () => {
+  const ended = (chunks: string[]) => {
+    const p = parse(chunks);
+    p.parser.end();
+    return p;
+  };
+
+  // ltx only reads a tag once it is complete, and text once the next '<' comes; end()
+  // used to look at the depth of complete tags only, so all of these ended cleanly.
+  it.each([
+    ["inside a start tag's name", "<message"],
+    ["inside a start tag", "<message "],
+    ["inside an attribute name", "<message to"],
+    ["inside an attribute value", "<message to='juliet@capulet.lit"],
+    ["after an attribute", "<message to='juliet@capulet.lit'"],
+    ["after the '/' of an empty element", "<message/"],
+    ["inside an end tag", "<message></messa"],
+    ["after a '<'", "<message><"],
+    ["inside a reference", "<message><body>a&am"],
+    ["inside CDATA", "<message><![CDATA[x"],
+    ["inside '<![CDATA['", "<message><![CD"],
+    ["after the first stanza, inside the second", "<message/><presence type='unavailable'"],
+  ])("%s: bad-format", (_where, input) => {
+    const { errors, stanzas } = ended([input]);
+    expect(errors.map((e) => e.condition)).toEqual(["bad-format"]);
+    expect(stanzas.map((s) => s.name)).toEqual(input.startsWith("<message/>") ? ["message"] : []);
+  });
+
+  it("the same when the cut-off input came in pieces", () => {
+    expect(ended(["<mess", "age to", "='a"]).errors.map((e) => e.condition)).toEqual(["bad-format"]);
+  });
+
+  it("between stanzas, whitespace included, the end is clean", () => {
+    expect(ended(["<message/>", " \r\n\t"]).errors).toEqual([]);
+    expect(ended(["<message><body>a</body></message>"]).errors).toEqual([]);
+  });
+
+  // ltx threw on these only when it unescaped the text, i.e. once a '<' followed.
+  it.each(["&#0;", "&#xD800;", "&#x110000;", "&#xFFFE;"])(
+    "refuses the character reference %s as it arrives, with nothing after it",
+    (ref) => {
+      const { errors } = parse([`<message><body>a${ref}`]);
+      expect(errors.map((e) => e.condition)).toEqual(["restricted-xml"]);
+    },
+  );
+
+  it("refuses a reference between stanzas, even one to whitespace", () => {
+    expect(parse(["<message/>&#x110000;"]).errors.map((e) => e.condition)).toEqual(["not-well-formed"]);
+    expect(parse(["<message/>&#32;<message/>"]).errors.map((e) => e.condition)).toEqual(["not-well-formed"]);
+  });
+});
+
+describe("StanzaStreamParser: tags ltx misreads are refused (found by the fuzz suite)", () => {
+  it.each([
+    // ltx read this as b="x", silently dropping the 'to'
+    ["an attribute without a value", "<message b to='x'/>"],
+    ["an attribute without quotes", "<message to=x/>"],
+    ["attributes not separated by whitespace", "<message id='a'to='b'/>"],
+    ["a name that is not an XML name", "<1x/>"],
+    ["whitespace before the name", "< message/>"],
+    ["'<' in an attribute value", "<message id='<'/>"],
+    ["'/' not followed by '>'", "<message/ >"],
+    ["a malformed end tag", "<message></ message>"],
+    ["a prefix with an empty local name", "<message a:=''/>"],
+    ["']]>' in text", "<message><body>a]]>b</body></message>"],
+    ["an end tag that closes nothing open", "<message/></body>"],
+  ])("%s: not-well-formed, nothing delivered", (_what, input) => {
+    const { errors, stanzas } = parse([input]);
+    expect(errors.map((e) => e.condition)).toEqual(["not-well-formed"]);
+    expect(stanzas).toEqual([]);
+  });
+
+  it("finds ']]>' split across writes", () => {
+    expect(parse(["<message><body>a]", "]", ">b</body></message>"]).errors.map((e) => e.condition)).toEqual([
+      "not-well-formed",
+    ]);
+    expect(parse(["<message><body>a]]", "&gt;b</body></message>"]).errors).toEqual([]);
+  });
+
+  it("still reads what XML allows: whitespace around '=', in end tags, references, astral names", () => {
+    const { errors, stanzas } = parse([
+      "<message \n id = \"a&#x27;b\"\tto='c'><body>&#128512;&lt;&#x1F600;</body ><\u{1F600}x/></message >",
+    ]);
+    expect(errors).toEqual([]);
+    expect(stanzas[0]?.attrs.id).toBe("a'b");
+    expect(stanzas[0]?.getChildText("body")).toBe("😀<😀");
+  });
+
+  it("reads a surrogate pair split across string writes", () => {
+    const { errors, stanzas } = parse(["<message><\ud83d", "\ude00/></message>"]);
+    expect(errors).toEqual([]);
+    expect(stanzas[0]?.getChildElements()[0]?.name).toBe("\u{1F600}");
+  });
+
+  it("delivers nothing after </stream:stream>, even in the same write", () => {
+    const parser = new StanzaStreamParser();
+    const events: string[] = [];
+    parser.on("stanza", (s) => events.push(s.name));
+    parser.on("end", () => events.push("end"));
+    parser.write(
+      "<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'>" +
+        "<message/></stream:stream><presence/>",
+    );
+    expect(events).toEqual(["message", "end"]);
+  });
+});

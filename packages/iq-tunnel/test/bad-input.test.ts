@@ -232,6 +232,21 @@ describe("routing restoration and spoofing inside the tunnel", () => {
     expect(got).toEqual([]);
   });
 
+  // core's parser took input that ended inside a tag for a clean end (found by the fuzz suite).
+  it.each([
+    ["inside a start tag", "<message to='juliet@capulet.lit"],
+    ["between the tags of a stanza", "<message><body>cut"],
+  ])("a stanza cut off %s, then a clean close: InnerStanzaError, not a clean close", async (_where, raw) => {
+    const { romeo, juliet } = await scene();
+    const { ours, theirs } = await openPair(romeo, juliet);
+    const got = stanzasOf(theirs);
+    const closed = new Promise<Error | undefined>((r) => theirs.once("close", r));
+    ours.channel!.stream.write(raw);
+    await ours.close().catch(() => {});
+    expect(await closed).toBeInstanceOf(InnerStanzaError);
+    expect(got).toEqual([]);
+  });
+
   it("accepts the peer's own full or bare JID in 'from', and our bare JID in 'to'", async () => {
     const { romeo, juliet } = await scene();
     const { ours, theirs } = await openPair(romeo, juliet);

@@ -127,6 +127,8 @@ describe("restricted XML (RFC 6120 §11.1) and limits", () => {
     ["mismatched tags", `<message><body>x</message></body>`, "not-well-formed"],
     ["text between stanzas", `hello<message/>`, "not-well-formed"],
     ["a reference to a character XML forbids", `<message><body>&#0;</body></message>`, "restricted-xml"],
+    // core's parser used to read this as b="x" and drop the 'to' (found by the fuzz suite).
+    ["an attribute without a value", `<message b to='x'><body>x</body></message>`, "not-well-formed"],
   ])("refuses %s", async (_, bad, condition) => {
     const { peer, stream } = await respondingTo();
     await expectRefused(peer, stream, bad, condition);
