@@ -12,7 +12,7 @@ import { mkdir } from "node:fs/promises";
 import { basename } from "node:path";
 import { PassThrough } from "node:stream";
 import {
-  Chat,
+  type Chat,
   createXtls,
   type IncomingChat,
   type IncomingFileOffer,
@@ -22,9 +22,9 @@ import {
 } from "@xtls/client";
 import { NS, type XmppLink } from "@xtls/core";
 import type { JingleSession } from "@xtls/jingle";
-import { type XtlsChannel, XtlsSecurity } from "@xtls/jingle-xtls";
+import type { XtlsChannel } from "@xtls/jingle-xtls";
 import type { PasswordRequest, PeerIdentity, SasConfirmRequest } from "@xtls/tls";
-import { XmlStreamApplication, XmlStreamSession } from "@xtls/xmlstream";
+import { XmlStreamApplication } from "@xtls/xmlstream";
 import type { WebSocket } from "ws";
 import { describeFailure } from "./failure.js";
 import type { AgentMessage, FirstContact, PageMessage, TransferView, VerifiedPeer } from "./protocol.js";
@@ -327,27 +327,17 @@ export class Person {
       return;
     }
     this.#chatStarting = true;
-    const xtls = this.#xtls;
-    // The facade's own security offers both methods and XTLS prefers the password; the
-    // person chose one for first contact, so this session offers only that one (and
-    // certificates, which win when the peer is already pinned).
-    const security = new XtlsSecurity({
-      engine: xtls.engine,
-      ...(method === "password"
-        ? { askPassword: (r: PasswordRequest) => this.#askPassword(r) }
-        : { confirmSas: (r: SasConfirmRequest) => this.#confirmSas(r) }),
-    });
-    const app = new XmlStreamSession();
-    const session = xtls.jingle.initiate(this.#options.peer.jid, {
-      application: app,
-      transports: xtls.transports,
-      security,
-    });
-    this.#followPhases(session, "initiator");
-    this.#settingUp = session;
     try {
-      const stream = await Promise.race([app.stream, session.done.then(() => app.stream)]);
-      this.#chatOpened(new Chat(stream, session));
+      // The person chose one method for first contact, so this session offers only that
+      // one (and certificates, which win when the peer is already pinned).
+      const chat = await this.#xtls.openChat(this.#options.peer.jid, {
+        firstContact: method === "password" ? "srp" : "sas",
+        onSession: (session) => {
+          this.#followPhases(session, "initiator");
+          this.#settingUp = session;
+        },
+      });
+      this.#chatOpened(chat);
     } catch (error) {
       this.#broadcast({ type: "chat-failed", error: describeFailure(error, this.#options.peer.displayName) });
     } finally {

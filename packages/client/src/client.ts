@@ -81,6 +81,21 @@ export interface XtlsOptions {
   readonly maxPending?: number;
 }
 
+/** Options of {@link Xtls.openChat}. */
+export interface OpenChatOptions {
+  readonly signal?: AbortSignal;
+  /**
+   * For a peer we have not verified yet: the one first-contact method this session
+   * offers — `"srp"` (the one-time password, asked through `askPassword`) or `"sas"`
+   * (the short code, shown through `confirmSas`). Default: every method whose callback
+   * was given to `createXtls`, the password preferred. A pinned peer is verified by its
+   * certificate either way.
+   */
+  readonly firstContact?: "srp" | "sas";
+  /** Called at once with the Jingle session, to follow its phases or terminate it. */
+  readonly onSession?: (session: JingleSession) => void;
+}
+
 /** A chat someone started with us, to accept or decline. */
 export interface IncomingChat {
   readonly peer: string;
@@ -112,9 +127,11 @@ export class Xtls extends EventEmitter<XtlsEvents> {
   readonly transports: readonly TransportMethod[];
   /** Encrypted file transfer (XEP-0234); `sendFile` and the `file` event use it. */
   readonly files: FileTransferService;
+  readonly #options: XtlsOptions;
 
   constructor(link: XmppLink, identity: Identity, trustStore: TrustStore, options: XtlsOptions = {}) {
     super();
+    this.#options = options;
     this.link = link;
     this.identity = identity;
     this.trustStore = trustStore;
@@ -187,16 +204,32 @@ export class Xtls extends EventEmitter<XtlsEvents> {
    * is done and the peer verified (pinned, or bootstrapped with a password or a code);
    * rejects with a SessionTerminatedError saying why not.
    */
-  async openChat(peer: string, options: { signal?: AbortSignal } = {}): Promise<Chat> {
+  async openChat(peer: string, options: OpenChatOptions = {}): Promise<Chat> {
     const app = new XmlStreamSession();
     const session = this.jingle.initiate(peer, {
       application: app,
       transports: this.transports,
-      security: this.security,
+      security: options.firstContact ? this.#securityFor(options.firstContact) : this.security,
       signal: options.signal,
     });
+    options.onSession?.(session);
     const stream = await Promise.race([app.stream, session.done.then(() => app.stream)]);
     return new Chat(stream, session);
+  }
+
+  /** A security offering certificates and this one first-contact method. */
+  #securityFor(method: "srp" | "sas"): XtlsSecurity {
+    const { askPassword, confirmSas } = this.#options;
+    if (method === "srp" && !askPassword) {
+      throw new TypeError('openChat: firstContact "srp" needs createXtls({ askPassword })');
+    }
+    if (method === "sas" && !confirmSas) {
+      throw new TypeError('openChat: firstContact "sas" needs createXtls({ confirmSas })');
+    }
+    return new XtlsSecurity({
+      engine: this.engine,
+      ...(method === "srp" ? { askPassword } : { confirmSas }),
+    });
   }
 
   #incoming(incoming: IncomingSession): void {

@@ -1,3 +1,10 @@
 export type { IncomingFileOffer, IncomingFileTransfer, OutgoingFileTransfer } from "@xtls/file-transfer";
 export { Chat, type ChatEvents, type ChatMessage } from "./chat.js";
-export { createXtls, type IncomingChat, Xtls, type XtlsEvents, type XtlsOptions } from "./client.js";
+export {
+  createXtls,
+  type IncomingChat,
+  type OpenChatOptions,
+  Xtls,
+  type XtlsEvents,
+  type XtlsOptions,
+} from "./client.js";

@@ -71,6 +71,61 @@ describe("@xtls/client on the embedded router", () => {
   });
 });
 
+describe("openChat({ firstContact }): the initiator picks the first-contact method", () => {
+  // Both sides could do both; without firstContact, XTLS prefers the password.
+  async function strangers() {
+    const asked: string[] = [];
+    router = new LocalRouter();
+    const make = (jid: string) =>
+      createXtls(router.createLink(jid), {
+        askPassword: () => {
+          asked.push(`${jid}: password`);
+          return "wherefore-1597";
+        },
+        confirmSas: ({ digits }) => {
+          asked.push(`${jid}: code ${digits.length} digits`);
+          return true;
+        },
+      });
+    return { romeo: await make(ROMEO), juliet: await make(JULIET), asked };
+  }
+
+  for (const [method, expected] of [
+    [undefined, "srp"],
+    ["srp", "srp"],
+    ["sas", "sas"],
+  ] as const) {
+    it(`${method ?? "default"} → the session is verified by ${expected}, and only its prompts run`, async () => {
+      const { romeo, juliet, asked } = await strangers();
+      juliet.on("chat", (incoming) => void incoming.accept());
+      const phases: string[] = [];
+      const chat = await romeo.openChat(JULIET, {
+        ...(method ? { firstContact: method } : {}),
+        onSession: (session) => session.on("phase", (p) => phases.push(p)),
+      });
+      expect(chat.peerIdentity?.trust.source).toBe(expected);
+      expect(phases).toContain("established");
+      const kind = expected === "srp" ? "password" : "code 6 digits";
+      expect(asked.sort()).toEqual([`${JULIET}: ${kind}`, `${ROMEO}: ${kind}`]);
+      expect((await romeo.trustStore.entries(JULIET))[0]).toMatchObject({
+        state: "verified",
+        method: expected,
+      });
+      await chat.close();
+    });
+  }
+
+  it("a method without its callback is refused before anything is sent", async () => {
+    const [romeo] = await pair({ askPassword: () => "x" });
+    let sent = 0;
+    router.observe(() => sent++);
+    await expect(romeo.openChat(JULIET, { firstContact: "sas" })).rejects.toThrow(
+      /needs createXtls\(\{ confirmSas \}\)/,
+    );
+    expect(sent).toBe(0);
+  });
+});
+
 describe("downgrade by a forged disco answer", () => {
   it("a server hiding XTLS from the peer's disco#info cannot make a chat run in the clear", async () => {
     const [romeo, juliet] = await pair();
