@@ -95,9 +95,12 @@ export interface ReadmeCommand {
   readonly readme: string;
   readonly line: number;
   readonly command: string;
+  /** The command split into words as a shell would (quotes removed; `&&`, `|` and `VAR=x` stay words). */
+  readonly words: readonly string[];
   readonly comment?: string;
 }
 export function readmeCommands(readme: string): ReadmeCommand[];
+export function shellWords(command: string): string[];
 
 export interface ReadmeRunnerOptions {
   /** Path of the README. */

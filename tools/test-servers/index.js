@@ -24,6 +24,6 @@ export {
   startProsody,
   stopProsody,
 } from "./prosody.js";
-export { ReadmeRunner, readmeBlocks, readmeCommands, readmeRunner } from "./readme.js";
+export { ReadmeRunner, readmeBlocks, readmeCommands, readmeRunner, shellWords } from "./readme.js";
 export { alive } from "./sharing.js";
 export { ensureSlixmppInstalled, SYSTEM_PYTHON, slixmppAvailable } from "./slixmpp.js";

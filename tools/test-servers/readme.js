@@ -59,10 +59,42 @@ export function readmeCommands(readme) {
       while (/\\\s*$/.test(text) && i + 1 < lines.length)
         text = `${text.replace(/\\\s*$/, "")} ${lines[++i].trim()}`;
       const { command, comment } = splitComment(text.replace(/^\s*\$\s+/, ""));
-      if (command) out.push({ readme: file, line, command, ...(comment ? { comment } : {}) });
+      if (command)
+        out.push({
+          readme: file,
+          line,
+          command,
+          words: shellWords(command),
+          ...(comment ? { comment } : {}),
+        });
     }
   }
   return out;
+}
+
+/** A command line as the shell would split it into words (quotes removed; no expansions). */
+export function shellWords(command) {
+  const words = [];
+  let word;
+  let quote = "";
+  for (let i = 0; i < command.length; i++) {
+    const c = command[i];
+    if (quote) {
+      if (c === quote) quote = "";
+      else if (c === "\\" && quote === '"' && i + 1 < command.length) word += command[++i];
+      else word += c;
+    } else if (c === "'" || c === '"') {
+      quote = c;
+      word ??= "";
+    } else if (c === "\\" && i + 1 < command.length) word = (word ?? "") + command[++i];
+    else if (/\s/.test(c)) {
+      if (word !== undefined) words.push(word);
+      word = undefined;
+    } else word = (word ?? "") + c;
+  }
+  if (quote) throw new SyntaxError(`unterminated ${quote} in: ${command}`);
+  if (word !== undefined) words.push(word);
+  return words;
 }
 
 /** Splits `cmd   # comment` outside quotes. */
