@@ -8,6 +8,7 @@
  */
 import { EventEmitter } from "node:events";
 import {
+  bareJid,
   compareJids,
   compareOctets,
   type Element,
@@ -74,6 +75,9 @@ export interface JingleManagerEvents {
 export class JingleManager extends EventEmitter<JingleManagerEvents> {
   readonly #signalling: JingleSignalling;
   readonly #sessions = new Map<string, JingleSession>();
+  /** Responder sessions still pending (offered, not answered), per bare JID and in all. */
+  readonly #pendingByPeer = new Map<string, number>();
+  #pendingTotal = 0;
   readonly #applications: ApplicationFormat[];
   readonly #transports: TransportMethod[];
   readonly #security: SecurityMethod[];
@@ -183,12 +187,11 @@ export class JingleManager extends EventEmitter<JingleManagerEvents> {
     await session.receive(j);
   }
 
+  // Counters, not a scan of every session: with 10k live sessions a scan per offer made
+  // accepting sessions quadratic (scale benchmark).
   #checkPendingLimits(peer: string): void {
-    const pending = [...this.#sessions.values()].filter(
-      (s) => s.role === "responder" && s.state === "pending",
-    );
-    const fromPeer = pending.filter((s) => sameBareJid(s.peer, peer)).length;
-    if (fromPeer >= this.#maxPendingPerPeer || pending.length >= this.#maxPending) {
+    const fromPeer = this.#pendingByPeer.get(bareJid(peer)) ?? 0;
+    if (fromPeer >= this.#maxPendingPerPeer || this.#pendingTotal >= this.#maxPending) {
       throw new StanzaError("resource-constraint", {
         type: "wait",
         text:
@@ -237,6 +240,7 @@ export class JingleManager extends EventEmitter<JingleManagerEvents> {
       offer: { ...j, contents: [content] },
     });
     this.#sessions.set(sessionKey(peer, j.sid), session);
+    this.#countPending(bareJid(peer), session);
     const ns = namespaceOf(content.description);
     const application = this.#applications.find((a) =>
       a.namespaces.some((n) => namespaceOf(xml("x", { xmlns: n })) === ns),
@@ -263,6 +267,21 @@ export class JingleManager extends EventEmitter<JingleManagerEvents> {
         securityOffered: content.security !== undefined,
       });
     });
+  }
+
+  /** Counts `session` as pending until it leaves that state (accepted or ended). */
+  #countPending(bare: string, session: JingleSession): void {
+    this.#pendingTotal++;
+    this.#pendingByPeer.set(bare, (this.#pendingByPeer.get(bare) ?? 0) + 1);
+    const settled = (state: string) => {
+      if (state === "pending") return;
+      session.off("state", settled);
+      this.#pendingTotal--;
+      const left = (this.#pendingByPeer.get(bare) ?? 1) - 1;
+      if (left > 0) this.#pendingByPeer.set(bare, left);
+      else this.#pendingByPeer.delete(bare);
+    };
+    session.on("state", settled);
   }
 
   /** Terminates every session (e.g. when going offline). */

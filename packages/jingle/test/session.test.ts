@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import {
   buildJingle,
   type IncomingSession,
+  type JingleManager,
   JingleReasonError,
   type JingleSession,
   SessionTerminatedError,
@@ -490,3 +491,55 @@ describe("advertising and reasons", () => {
     expect(el.getChild("reason")?.getChild("media-error")).toBeDefined();
   });
 });
+
+describe("limits on sessions offered to us and not answered yet", () => {
+  // Threat: a flood of session-initiates holding state (and prompts) at the responder.
+  // The limits must also give the slots back: a bookkeeping leak would lock a peer out.
+  it("per peer and in all; accept, decline and the initiator's cancel each free a slot", async () => {
+    const MERCUTIO = "mercutio@verona.lit/square";
+    const wire = new Wire();
+    const app = echoApplication({ hang: true });
+    const security = nullSecurity();
+    const transports = [loopbackTransport()];
+    const plug = { applications: [app.format], transports, security: [security] };
+    const juliet = wire.add(JULIET, { ...plug, maxPendingPerPeer: 2, maxPending: 3 });
+    const romeo = wire.add(ROMEO, plug);
+    const mercutio = wire.add(MERCUTIO, plug);
+    const offered: IncomingSession[] = [];
+    juliet.on("incoming", (i) => offered.push(i));
+    // Refused offers are retried (`wait`); count only the first answer to each.
+    const firstAnswer = async (from: JingleManager) => {
+      const session = from.initiate(JULIET, { application: app.handle(), transports, security });
+      const entries = () => wire.log.filter((e) => e.jingle.sid === session.sid && e.answer);
+      while (entries().length === 0) await new Promise((r) => setImmediate(r));
+      return { session, answer: entries()[0]!.answer };
+    };
+    const r1 = await firstAnswer(romeo);
+    const r2 = await firstAnswer(romeo);
+    const r3 = await firstAnswer(romeo);
+    expect([r1.answer, r2.answer, r3.answer]).toEqual(["result", "result", "resource-constraint"]);
+    const m1 = await firstAnswer(mercutio);
+    expect(m1.answer).toBe("result"); // 3 pending in all now
+    await r3.session.terminate().catch(() => {}); // stop its retries
+    const m2 = await firstAnswer(mercutio);
+    expect(m2.answer).toBe("resource-constraint"); // the total limit, not Mercutio's own
+    await m2.session.terminate().catch(() => {});
+    await until(() => offered.length === 3);
+
+    // Juliet declines one of Romeo's, accepts the other, Mercutio cancels his own.
+    await offered.find((i) => i.session.sid === r1.session.sid)!.session.decline();
+    await offered
+      .find((i) => i.session.sid === r2.session.sid)!
+      .session.accept({ application: app.handle() });
+    await m1.session.terminate({ condition: "cancel" });
+    await until(() => offered.every((i) => i.session.state !== "pending"));
+    const again = await Promise.all([firstAnswer(romeo), firstAnswer(romeo), firstAnswer(mercutio)]);
+    expect(again.map((a) => a.answer)).toEqual(["result", "result", "result"]);
+    for (const s of [...again.map((a) => a.session), r2.session]) await s.terminate().catch(() => {});
+  });
+});
+
+async function until(condition: () => boolean): Promise<void> {
+  for (let i = 0; i < 1000 && !condition(); i++) await new Promise((r) => setTimeout(r, 2));
+  expect(condition()).toBe(true);
+}
