@@ -2,22 +2,28 @@
 // the two pages' addresses, which serve the page; Ctrl-C (SIGINT) stops it cleanly.
 import { spawn } from "node:child_process";
 import { join } from "node:path";
-import { prosody } from "@xtls/test-servers";
+import { prosody, readmeCommands } from "@xtls/test-servers";
 import { expect, it } from "vitest";
 
 const ROOT = join(import.meta.dirname, "..", "..", "..");
 
-it.each([
-  { command: "start", args: [], network: "the embedded in-process router" },
-  {
-    command: `start --server ${prosody.service}`,
-    args: ["--server", prosody.service],
-    network: prosody.service,
-  },
-])(
-  "pnpm --filter @xtls/web-demo $command prints Romeo's and Juliet's addresses on 127.0.0.1",
-  async ({ args, network }) => {
-    const child = spawn("pnpm", ["--filter", "@xtls/web-demo", "start", ...args], {
+// The README's commands, word for word.
+const commands = readmeCommands(join(import.meta.dirname, "..", "README.md")).map(({ command, words }) => {
+  const server = words.indexOf("--server");
+  return { command, words, network: server < 0 ? "the embedded in-process router" : words[server + 1] };
+});
+
+it("the README's commands start the demo, on the embedded router and on the test server", () => {
+  expect(commands.map((c) => c.command)).toEqual([
+    "pnpm --filter @xtls/web-demo start",
+    `pnpm --filter @xtls/web-demo start --server ${prosody.service}`,
+  ]);
+});
+
+it.each(commands)(
+  "$command prints Romeo's and Juliet's addresses on 127.0.0.1",
+  async ({ words, network }) => {
+    const child = spawn(words[0]!, words.slice(1), {
       cwd: ROOT,
       detached: true, // its own process group, so that SIGINT reaches pnpm and the agent, like Ctrl-C
       stdio: ["ignore", "pipe", "pipe"],
