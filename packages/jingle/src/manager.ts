@@ -78,6 +78,8 @@ export class JingleManager extends EventEmitter<JingleManagerEvents> {
   /** Responder sessions still pending (offered, not answered), per bare JID and in all. */
   readonly #pendingByPeer = new Map<string, number>();
   #pendingTotal = 0;
+  /** Our own offers not answered yet, per peer (for the tie-break). */
+  readonly #offeredTo = new Map<string, Set<JingleSession>>();
   readonly #applications: ApplicationFormat[];
   readonly #transports: TransportMethod[];
   readonly #security: SecurityMethod[];
@@ -154,6 +156,13 @@ export class JingleManager extends EventEmitter<JingleManagerEvents> {
       contentName: options.contentName ?? contentNameFor(options.application.namespace),
     });
     this.#sessions.set(sessionKey(normalized, session.sid), session);
+    const offers = this.#offeredTo.get(normalized) ?? new Set<JingleSession>();
+    this.#offeredTo.set(normalized, offers);
+    offers.add(session);
+    whilePending(session, () => {
+      offers.delete(session);
+      if (offers.size === 0 && this.#offeredTo.get(normalized) === offers) this.#offeredTo.delete(normalized);
+    });
     options.signal?.addEventListener("abort", () => void session.terminate({ condition: "cancel" }), {
       once: true,
     });
@@ -219,9 +228,8 @@ export class JingleManager extends EventEmitter<JingleManagerEvents> {
   // The lower sid (i;octet) wins; on equal sids, the initiate of the lower JID.
   #tieBreak(peer: string, j: Jingle): void {
     const theirNs = namespaceOf(j.contents[0]?.description);
-    for (const ours of this.#sessions.values()) {
-      if (ours.role !== "initiator" || ours.state !== "pending" || ours.peer !== peer) continue;
-      if (ours.applicationNamespace !== theirNs) continue;
+    for (const ours of this.#offeredTo.get(peer) ?? []) {
+      if (ours.state !== "pending" || ours.applicationNamespace !== theirNs) continue;
       const bySid = compareOctets(ours.sid, j.sid);
       const oursWins = bySid < 0 || (bySid === 0 && compareJids(this.#signalling.jid, peer) < 0);
       if (oursWins) throw jingleError("tie-break", "simultaneous session-initiate; ours has the lower sid");
@@ -273,21 +281,28 @@ export class JingleManager extends EventEmitter<JingleManagerEvents> {
   #countPending(bare: string, session: JingleSession): void {
     this.#pendingTotal++;
     this.#pendingByPeer.set(bare, (this.#pendingByPeer.get(bare) ?? 0) + 1);
-    const settled = (state: string) => {
-      if (state === "pending") return;
-      session.off("state", settled);
+    whilePending(session, () => {
       this.#pendingTotal--;
       const left = (this.#pendingByPeer.get(bare) ?? 1) - 1;
       if (left > 0) this.#pendingByPeer.set(bare, left);
       else this.#pendingByPeer.delete(bare);
-    };
-    session.on("state", settled);
+    });
   }
 
   /** Terminates every session (e.g. when going offline). */
   async terminateAll(reason = { condition: "gone" as const }): Promise<void> {
     await Promise.allSettled([...this.#sessions.values()].map((s) => s.terminate(reason)));
   }
+}
+
+/** Calls `settled` once, when `session` leaves the pending state (accepted or ended). */
+function whilePending(session: JingleSession, settled: () => void): void {
+  const onState = (state: string) => {
+    if (state === "pending") return;
+    session.off("state", onState);
+    settled();
+  };
+  session.on("state", onState);
 }
 
 function sessionKey(peer: string, sid: string): string {
