@@ -57,7 +57,7 @@ export function readmeCommands(readme) {
       let text = lines[i];
       // A trailing backslash continues the command on the next line.
       while (/\\\s*$/.test(text) && i + 1 < lines.length)
-        text = `${text.replace(/\\\s*$/, "")} ${lines[++i].trim()}`;
+        text = `${text.replace(/\s*\\\s*$/, "")} ${lines[++i].trim()}`;
       const { command, comment } = splitComment(text.replace(/^\s*\$\s+/, ""));
       if (command)
         out.push({

@@ -80,3 +80,20 @@ it.each(cases)(
   },
   120_000,
 );
+
+it("README.md's command for another server, with the test server and its accounts in place of the placeholders", async () => {
+  const example = root.find((c) => c.command.includes("chat.example.org"));
+  expect(example, "README.md shows how to run the demo on your own server").toBeDefined();
+  const own: Record<string, string> = {
+    "xmpp://chat.example.org:5222": prosody.service,
+    "alice@example.org": "romeo@montague.lit",
+    "bob@example.org": "juliet@capulet.lit",
+    "…": prosody.password,
+  };
+  const words = example!.words.map((w) => own[w] ?? w);
+  expect(words.slice(0, 2)).toEqual(["pnpm", "demo"]);
+  const r = await run("pnpm", words.slice(1));
+  expect(r.code, r.stderr).toBe(0);
+  expect(r.stdout).toContain("a real XMPP server");
+  expect(r.stdout).toContain("romeo@montague.lit");
+}, 120_000);
