@@ -17,8 +17,13 @@
  *   as before (ltx threw on them, but only once it read them);
  * - tags that are not XML 1.0 (§3.1): names that are not Names, attributes without `=`
  *   or quotes, attributes not separated by whitespace, `<` in an attribute value, `/`
- *   not followed by `>`, an end tag that does not match its start tag; `]]>` in text
- *   (§2.4) → `not-well-formed`;
+ *   not followed by `>`, an attribute given twice, an end tag that does not match its
+ *   start tag; `]]>` in text (§2.4) → `not-well-formed`;
+ * - what Namespaces in XML 1.0 forbids: names that are not QNames, prefixes not
+ *   declared, `xmlns:p=''` (undeclaring a prefix is XML 1.1 only), the reserved
+ *   prefixes and namespace names misused, two attributes with the same expanded name
+ *   → `not-well-formed` (RFC 6120 §4.9.3.13: "violates the well-formedness rules of
+ *   [XML] or [XML-NAMES]");
  * - text between stanzas other than whitespace → `not-well-formed`;
  * - nesting deeper than the limit → `policy-violation`.
  *
@@ -53,10 +58,17 @@ type RefKind = "start" | "hash" | "dec" | "hex" | "name";
 
 const PREDEFINED = new Set(["amp", "lt", "gt", "quot", "apos"]);
 const CDATA_OPEN = "[CDATA[";
-const TEXT_STOP = /[<&]/g;
+// A run of ASCII name characters (the rest of the Name production is checked one code
+// point at a time).
+const ASCII_NAME = /[A-Za-z0-9_:.-]*/y;
 const VALUE_STOP_APOS = /['<&]/g;
 const VALUE_STOP_QUOT = /["<&]/g;
 const NOT_SPACE = /[^ \t\r\n]/;
+const XML_NS = "http://www.w3.org/XML/1998/namespace";
+const XMLNS_NS = "http://www.w3.org/2000/xmlns/";
+/** Prefix → namespace name; `xml` is bound from the start (Namespaces in XML 1.0 §3). */
+type Scope = ReadonlyMap<string, string>;
+const INITIAL_SCOPE: Scope = new Map([["xml", XML_NS]]);
 
 const escapeText = (s: string) =>
   s.replace(/[&<>]/g, (c) => (c === "&" ? "&amp;" : c === "<" ? "&lt;" : "&gt;"));
@@ -112,13 +124,30 @@ function isXmlChar(c: number): boolean {
   );
 }
 
+// A peer's name in an error message (which may go back to the peer): never all of a long one.
+const shown = (name: string) => (name.length > 40 ? `${name.slice(0, 40)}…` : name);
+
+// An attribute value whose references the scanner has checked.
+function unescapeValue(raw: string): string {
+  if (!raw.includes("&")) return raw;
+  return raw.replace(/&(#x[0-9a-fA-F]+|#[0-9]+|[a-z]+);/g, (_, ref: string) =>
+    ref[0] === "#"
+      ? String.fromCodePoint(ref[1] === "x" ? Number.parseInt(ref.slice(2), 16) : Number(ref.slice(1)))
+      : ({ amp: "&", lt: "<", gt: ">", quot: '"', apos: "'" } as Record<string, string>)[ref]!,
+  );
+}
+
 export class RestrictedXmlScanner {
   #state: State = "text";
-  /** Open elements, the stream's root first. */
+  /** Open elements, the stream's root first, with the prefixes in scope in each. */
   readonly #open: string[] = [];
+  readonly #scopes: Scope[] = [];
   /** The name being read (tag or attribute). */
   #name = "";
   #tagName = "";
+  /** The start tag's attributes so far; the (raw) value only for namespace declarations. */
+  #attrs: Array<[name: string, value: string | undefined]> = [];
+  #value: string | undefined;
   #quote = 0;
   #bang = 0;
   /** ']' just seen: at the end of a CDATA chunk (held back), or at the end of text. */
@@ -177,14 +206,18 @@ export class RestrictedXmlScanner {
     let out = "";
     let from = 0; // start of the run of input handed on unchanged
     let i = 0;
+    // Where the next '<' and '&' are (n: none), looked up again only once passed, so that
+    // a chunk of many tags and no '&' is not searched to its end at every tag.
+    let lt = -1;
+    let amp = -1;
     while (i < n) {
       if (this.#failed) return "";
       const c = input.charCodeAt(i);
       switch (this.#state) {
         case "text": {
-          TEXT_STOP.lastIndex = i;
-          const stop = TEXT_STOP.exec(input);
-          const end = stop ? stop.index : n;
+          if (lt < i) lt = (input.indexOf("<", i) + n + 1) % (n + 1);
+          if (amp < i) amp = (input.indexOf("&", i) + n + 1) % (n + 1);
+          const end = Math.min(lt, amp);
           if (!this.#text(input.slice(i, end), false)) return "";
           if (end === n) {
             i = n;
@@ -272,8 +305,12 @@ export class RestrictedXmlScanner {
         case "end-name": {
           let j = i;
           while (j < n) {
+            ASCII_NAME.lastIndex = j;
+            ASCII_NAME.test(input);
+            j = ASCII_NAME.lastIndex;
+            if (j === n) break;
             const cp = input.codePointAt(j)!;
-            if (!isNameChar(cp)) break;
+            if (cp < 0x80 || !isNameChar(cp)) break;
             j += cp > 0xffff ? 2 : 1;
           }
           this.#name += input.slice(i, j);
@@ -335,17 +372,23 @@ export class RestrictedXmlScanner {
           const stops = this.#quote === 0x27 ? VALUE_STOP_APOS : VALUE_STOP_QUOT;
           stops.lastIndex = i;
           const stop = stops.exec(input);
+          const end = stop ? stop.index : n;
+          if (this.#value !== undefined) this.#value += input.slice(i, stop?.[0] === "&" ? end + 1 : end);
           if (!stop) {
             i = n;
             break;
           }
-          i = stop.index + 1;
+          i = end + 1;
           if (stop[0] === "<") {
             this.#refuse("not-well-formed", "'<' in an attribute value");
             return "";
           }
-          if (stop[0] === "&") this.#startRef("attr-value");
-          else this.#state = "start-gap";
+          if (stop[0] === "&") {
+            this.#startRef("attr-value");
+          } else {
+            this.#attrs.push([this.#name, this.#value]);
+            this.#state = "start-gap";
+          }
           break;
         }
         case "empty-close": {
@@ -380,6 +423,7 @@ export class RestrictedXmlScanner {
         }
         case "ref": {
           if (!this.#ref(c)) return "";
+          if (this.#refReturn === "attr-value" && this.#value !== undefined) this.#value += input[i];
           i++;
           break;
         }
@@ -417,12 +461,15 @@ export class RestrictedXmlScanner {
     switch (this.#state) {
       case "start-name":
         this.#tagName = this.#name;
+        this.#attrs = [];
         if (isSpace(c)) this.#state = "start-space";
         else if (c === 0x3e /* > */) return this.#startTagEnded(false);
         else if (c === 0x2f /* / */) this.#state = "empty-close";
         else break;
         return true;
       case "attr-name":
+        // Only the value of a namespace declaration is needed.
+        this.#value = this.#name === "xmlns" || this.#name.startsWith("xmlns:") ? "" : undefined;
         if (isSpace(c)) this.#state = "attr-eq";
         else if (c === 0x3d /* = */) this.#state = "attr-quote";
         else break;
@@ -454,10 +501,13 @@ export class RestrictedXmlScanner {
     if (this.#open.length + 1 > this.maxDepth + 1) {
       return this.#refuse("policy-violation", `elements nested deeper than ${this.maxDepth}`);
     }
+    const scope = this.#namespaces();
+    if (scope === undefined) return false;
     this.#state = "text";
     this.#brackets = 0;
     if (!empty) {
       this.#open.push(this.#tagName);
+      this.#scopes.push(scope);
       return true;
     }
     if (this.#open.length > 0) return true;
@@ -465,12 +515,85 @@ export class RestrictedXmlScanner {
     return false;
   }
 
+  /**
+   * Checks the start tag just read against XML 1.0's Unique Att Spec and Namespaces in
+   * XML 1.0, and returns the prefixes in scope inside the element (`undefined`: refused).
+   *
+   * ltx has no notion of namespaces: it took `<message xmlns:p=''/>` (found by the fuzz
+   * suite), `<x:a/>` with `x` declared nowhere, and `to='a' to='b'` (keeping the last).
+   * An empty value for a prefix "undeclares" it only in Namespaces in XML 1.1; in 1.0,
+   * the version XMPP uses, it is an error (§3, No Prefix Undeclaring) and here it is
+   * refused like any other namespace error: not-well-formed.
+   */
+  #namespaces(): Scope | undefined {
+    const outer = this.#scopes[this.#scopes.length - 1] ?? INITIAL_SCOPE;
+    let scope: Map<string, string> | undefined;
+    const attrs = this.#attrs;
+    // XML 1.0 §3.1 WFC: Unique Att Spec. A set only for many attributes (a tag may hold
+    // a hundred thousand; most hold two or three).
+    const seen = attrs.length > 8 ? new Set<string>() : undefined;
+    let prefixed = false;
+    for (let k = 0; k < attrs.length; k++) {
+      const [name, raw] = attrs[k]!;
+      const twice = seen ? seen.has(name) : attrs.slice(0, k).some(([other]) => other === name);
+      if (twice) return this.#refused(`the attribute ${shown(name)} given twice`);
+      seen?.add(name);
+      if (raw === undefined) {
+        prefixed ||= name.includes(":");
+        continue;
+      }
+      const value = unescapeValue(raw);
+      if (name === "xmlns") {
+        if (value === XML_NS || value === XMLNS_NS)
+          return this.#refused("a reserved namespace as the default");
+        continue;
+      }
+      const prefix = name.slice("xmlns:".length);
+      if (value === "") return this.#refused(`${shown(name)}='' (undeclaring a prefix is XML 1.1 only)`);
+      if (prefix === "xmlns") return this.#refused("a declaration of the xmlns prefix");
+      if (prefix === "xml" ? value !== XML_NS : value === XML_NS || value === XMLNS_NS) {
+        return this.#refused(`${shown(name)} misuses a reserved prefix or namespace name`);
+      }
+      scope ??= new Map(outer);
+      scope.set(prefix, value);
+    }
+    const inScope = scope ?? outer;
+    const colon = this.#tagName.indexOf(":");
+    if (colon !== -1) {
+      const prefix = this.#tagName.slice(0, colon);
+      if (prefix === "xmlns" || !inScope.has(prefix))
+        return this.#refused(`the prefix of <${shown(this.#tagName)}> is not declared`);
+    }
+    if (!prefixed) return inScope;
+    // Namespaces in XML 1.0 §6.3: no two attributes with the same expanded name.
+    const expanded = new Set<string>();
+    for (const [name] of attrs) {
+      const at = name.indexOf(":");
+      if (at === -1 || name.startsWith("xmlns:")) continue;
+      const uri = inScope.get(name.slice(0, at));
+      if (uri === undefined)
+        return this.#refused(`the prefix of the attribute ${shown(name)} is not declared`);
+      const key = `{${uri}}${name.slice(at + 1)}`;
+      if (expanded.has(key)) return this.#refused(`two attributes with the expanded name of ${shown(name)}`);
+      expanded.add(key);
+    }
+    return inScope;
+  }
+
+  #refused(message: string): undefined {
+    this.#refuse("not-well-formed", message);
+    return undefined;
+  }
+
   #endTagEnded(): boolean {
     const open = this.#open.pop();
+    this.#scopes.pop();
     if (open !== this.#name) {
       return this.#refuse(
         "not-well-formed",
-        open === undefined ? `</${this.#name}> closes nothing` : `</${this.#name}> does not close <${open}>`,
+        open === undefined
+          ? `</${shown(this.#name)}> closes nothing`
+          : `</${shown(this.#name)}> does not close <${shown(open)}>`,
       );
     }
     this.#state = "text";

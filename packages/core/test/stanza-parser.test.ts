@@ -235,3 +235,51 @@ describe("StanzaStreamParser: tags ltx misreads are refused (found by the fuzz s
     expect(events).toEqual(["message", "end"]);
   });
 });
+
+describe("StanzaStreamParser: Namespaces in XML 1.0 (found by the fuzz suite)", () => {
+  it.each([
+    // Undeclaring a prefix is XML 1.1 only; ltx took it.
+    ["xmlns:p=''", "<message xmlns:p=''/>"],
+    ['xmlns:p="" on a child', '<message><x xmlns:p=""/></message>'],
+    ["an element prefix declared nowhere", "<message><x:a/></message>"],
+    ["an attribute prefix declared nowhere", "<message x:y='1'/>"],
+    ["a prefix declared on a sibling only", "<message><a xmlns:x='u'/><x:b/></message>"],
+    ["an attribute given twice", "<message to='a' to='b'/>"],
+    ["two attributes with one expanded name", "<message xmlns:a='u' xmlns:c='u' a:b='1' c:b='2'/>"],
+    ["a declaration of the xmlns prefix", "<message xmlns:xmlns='u'/>"],
+    ["the xml prefix bound elsewhere", "<message xmlns:xml='u'/>"],
+    [
+      "another prefix bound to the xml namespace",
+      "<message xmlns:p='http://www.w3.org/XML/1998/namespace'/>",
+    ],
+    ["an element with the xmlns prefix", "<xmlns:message/>"],
+    ["a name with two colons", "<message a:b:c='1'/>"],
+  ])("refuses %s: not-well-formed, nothing delivered", (_what, input) => {
+    const { errors, stanzas } = parse([input]);
+    expect(errors.map((e) => e.condition)).toEqual(["not-well-formed"]);
+    expect(stanzas).toEqual([]);
+  });
+
+  it("reads declared prefixes, xml:lang, redeclarations and an empty default namespace", () => {
+    const { errors, stanzas } = parse([
+      "<message xml:lang='en' xmlns:x='urn:a'><x:a x:id='1' xmlns:x='urn:b'/><x:b/>",
+      "<c xmlns=''/><p:d xmlns:p='urn:&#x61;'/></message>",
+    ]);
+    expect(errors).toEqual([]);
+    expect(stanzas[0]?.getChildElements().map((c) => c.name)).toEqual(["x:a", "x:b", "c", "p:d"]);
+  });
+
+  it("knows the prefixes of a real stream header", () => {
+    const parser = new StanzaStreamParser();
+    const errors: XmlStreamError[] = [];
+    const stanzas: Element[] = [];
+    parser.on("error", (e) => errors.push(e));
+    parser.on("stanza", (s) => stanzas.push(s));
+    parser.write(
+      "<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'><stream:features/>",
+    );
+    parser.write("<stream:error><x:y/></stream:error>");
+    expect(stanzas.map((s) => s.name)).toEqual(["stream:features"]);
+    expect(errors.map((e) => e.condition)).toEqual(["not-well-formed"]);
+  });
+});

@@ -129,6 +129,12 @@ describe("restricted XML (RFC 6120 §11.1) and limits", () => {
     ["a reference to a character XML forbids", `<message><body>&#0;</body></message>`, "restricted-xml"],
     // core's parser used to read this as b="x" and drop the 'to' (found by the fuzz suite).
     ["an attribute without a value", `<message b to='x'><body>x</body></message>`, "not-well-formed"],
+    // Undeclaring a prefix is XML 1.1 only (Namespaces in XML 1.0 §3); ltx took it.
+    [
+      "a prefix undeclared with xmlns:p=''",
+      `<message xmlns:p=''><body>x</body></message>`,
+      "not-well-formed",
+    ],
   ])("refuses %s", async (_, bad, condition) => {
     const { peer, stream } = await respondingTo();
     await expectRefused(peer, stream, bad, condition);
