@@ -110,6 +110,17 @@ describe("JIDs", () => {
     expect(normalizeJid(normal)).toBe(normal);
   });
 
+  // Found by the fuzz suite (10^5 cases): NFC then lowercase gave "ώ\u0345", which is not
+  // NFC; normalising again composed it to "ῴ".
+  it("case-folds before NFC, so normalising twice changes nothing", () => {
+    for (const input of ["\u038F\u0345@\u038F\u0345/r", "\u1FFC@capulet.lit", "\u0130@capulet.lit"]) {
+      const once = normalizeJid(input);
+      expect(normalizeJid(once)).toBe(once);
+    }
+    expect(normalizeJid("\u038F\u0345@\u038F\u0345/r")).toBe("\u1FF4@\u1FF4/r");
+    expect(sameJid("\u038F\u0345@x/r", "\u1FF4@x/r")).toBe(true);
+  });
+
   it("compares full and bare JIDs after normalisation; malformed JIDs never match", () => {
     expect(sameJid("ROMEO@montague.lit/orchard", "romeo@montague.lit/orchard")).toBe(true);
     expect(sameBareJid("romeo@montague.lit/a", "Romeo@Montague.lit/b")).toBe(true);
