@@ -98,7 +98,8 @@ const report = {
   scenarios: results,
 };
 mkdirSync(join(BENCH, "results"), { recursive: true });
-const jsonFile = join(BENCH, "results", `${report.mode}.json`);
+// A partial run (--only) gets its own file: it must not replace the full or quick record.
+const jsonFile = join(BENCH, "results", `${report.mode}${only ? `-${names.join("+")}` : ""}.json`);
 writeFileSync(jsonFile, `${JSON.stringify(report, null, 2)}\n`);
 const table = renderTable(results);
 process.stdout.write(`\n${table}\n`);
