@@ -107,6 +107,14 @@ export class IqTunnel extends EventEmitter<IqTunnelEvents> {
     });
     this.#parser.on("stanza", (s) => this.#inbound(s));
     this.#parser.on("error", (e) => this.destroy(new InnerStanzaError(this.peerJid, e.message, e)));
+    // A tunnel carries stanzas, not a stream of its own: it ends with a TLS close_notify
+    // and <close/>. A `</stream:stream>` inside would make the parser ignore everything
+    // after it, silently; it is refused instead.
+    this.#parser.on("end", () =>
+      this.destroy(
+        new InnerStanzaError(this.peerJid, "</stream:stream> inside the tunnel (it ends with <close/>)"),
+      ),
+    );
     this.#iq = new IqEngine({ ownJid: () => this.localJid, write: (s) => this.send(s) });
     this.closed = new Promise<void>((resolve, reject) => {
       this.#resolveClosed = resolve;

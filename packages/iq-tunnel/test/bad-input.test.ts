@@ -247,6 +247,20 @@ describe("routing restoration and spoofing inside the tunnel", () => {
     expect(got).toEqual([]);
   });
 
+  it("a </stream:stream> inside the tunnel, then more stanzas: InnerStanzaError, nothing after it delivered unnoticed", async () => {
+    const { romeo, juliet } = await scene();
+    const { ours, theirs } = await openPair(romeo, juliet);
+    const got = stanzasOf(theirs);
+    const closed = new Promise<Error | undefined>((r) => theirs.once("close", r));
+    ours.channel!.stream.write("<message><body>before</body></message></stream:stream>");
+    ours.channel!.stream.write("<message><body>after</body></message>");
+    const error = await closed;
+    expect(error).toBeInstanceOf(InnerStanzaError);
+    expect(error?.message).toMatch(/<\/stream:stream> inside the tunnel/);
+    expect(got.map((s) => s.getChildText("body"))).toEqual(["before"]);
+    expect(theirs.state).toBe("closed");
+  });
+
   it("accepts the peer's own full or bare JID in 'from', and our bare JID in 'to'", async () => {
     const { romeo, juliet } = await scene();
     const { ours, theirs } = await openPair(romeo, juliet);
