@@ -15,6 +15,10 @@
  *   And because xmpp.js only asks the server for an ack after 250 ms of silence, its
  *   queue of unacknowledged stanzas would grow for as long as a bytestream runs; we ask
  *   for an ack (`<r/>`) every {@link SM_ACK_EVERY} stanzas we send.
+ * - **Stream management not settled at `online`.** xmpp.js resolves `start()` before
+ *   XEP-0198 is enabled; stanzas sent in that window made Prosody close the stream
+ *   ("Client acknowledged more stanzas than sent by server"). Our sends wait for
+ *   {@link streamManagementSettled} after every `online`.
  */
 import type { DiscoIdentity } from "./disco.js";
 import { type IqReply, LinkClosedError } from "./iq-engine.js";
@@ -53,15 +57,19 @@ export class XmppJsLink extends LinkBase {
   readonly #noDelay: boolean;
   #sentSinceAck = 0;
   #online: boolean;
+  /** Resolves once XEP-0198 is enabled (or known not to be) after the last `online`. */
+  #settled: Promise<void>;
 
   constructor(client: XmppJsClient, options: XmppJsLinkOptions = {}) {
     super(options.identity);
     this.client = client;
     this.#noDelay = options.noDelay ?? true;
     this.#online = client.jid != null;
+    this.#settled = this.#online ? streamManagementSettled(client) : Promise.resolve();
     client.middleware.use((ctx, next) => this.#incoming(ctx.stanza, next));
     client.on("online", () => {
       this.#online = true;
+      this.#settled = streamManagementSettled(client);
       this.#applyNoDelay();
     });
     client.on("send", (el: Element) => this.#countSent(el));
@@ -75,6 +83,8 @@ export class XmppJsLink extends LinkBase {
   }
 
   async send(stanza: Element): Promise<void> {
+    if (!this.#online) throw new LinkClosedError(this.jid || "xmpp.js client");
+    await this.#settled;
     if (!this.#online) throw new LinkClosedError(this.jid || "xmpp.js client");
     await this.client.send(stanza);
   }

@@ -170,4 +170,39 @@ describe("streamManagementSettled", () => {
     expect(dropped).toBe(false);
     await xmpp.stop();
   });
+
+  it("a link made right after start() holds its stanzas until XEP-0198 is enabled", async () => {
+    // @ts-expect-error -- @xmpp/client ships no type declarations.
+    const { client } = await import("@xmpp/client");
+    const { prosody } = await import("@xtls/test-servers");
+    const xmpp = client({
+      service: prosody.service,
+      domain: "montague.lit",
+      username: "benvolio",
+      password: prosody.password,
+      resource: "early",
+    });
+    xmpp.reconnect.stop();
+    xmpp.on("error", () => {});
+    let dropped = false;
+    xmpp.on("disconnect", () => {
+      dropped = true;
+    });
+    await xmpp.start();
+    // What the server saw first: every stanza of the link must go out with SM on.
+    const smOnWhenSent: boolean[] = [];
+    const send = xmpp.send.bind(xmpp);
+    xmpp.send = (el: { name: string }) => {
+      if (el.name === "iq") smOnWhenSent.push(xmpp.streamManagement.enabled === true);
+      return send(el);
+    };
+    const link = fromXmppClient(xmpp); // no streamManagementSettled() first: the link waits
+    for (let i = 0; i < 20; i++)
+      await link.request(xml("iq", { type: "get" }, xml("ping", { xmlns: "urn:xmpp:ping" })));
+    expect(smOnWhenSent).toHaveLength(20);
+    expect(smOnWhenSent.every(Boolean)).toBe(true);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(dropped).toBe(false);
+    await xmpp.stop();
+  });
 });
