@@ -128,3 +128,20 @@ describe("JIDs", () => {
     expect(sameJid(undefined, undefined)).toBe(false);
   });
 });
+
+describe("parseJid's cache", () => {
+  it("hands out frozen results: one caller cannot change the JID another one gets", () => {
+    const a = parseJid("Romeo@Montague.lit/Orchard");
+    expect(Object.isFrozen(a)).toBe(true);
+    expect(() => {
+      (a as { bare: string }).bare = "mallory@evil.example";
+    }).toThrow(TypeError);
+    expect(parseJid("Romeo@Montague.lit/Orchard").bare).toBe("romeo@montague.lit");
+  });
+
+  it("still refuses a malformed JID every time, and stays right past its size", () => {
+    for (let i = 0; i < 2; i++) expect(() => parseJid("a@b..")).toThrow(JidError);
+    for (let i = 0; i < 10_000; i++) expect(parseJid(`u${i}@Example.com/r`).full).toBe(`u${i}@example.com/r`);
+    expect(parseJid("u1@Example.com/r").full).toBe("u1@example.com/r");
+  });
+});
