@@ -2,9 +2,9 @@
 // Prosody (romeo@montague.lit and juliet@capulet.lit: two virtual hosts, no s2s).
 import { fromXmppClient, NS, queryDiscoInfo, type XmppJsLink } from "@xtls/core";
 import { connectXmppClient, type XmppClient } from "@xtls/test-servers";
+import { ibbFlow } from "@xtls/testkit/flows";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { IbbRefusedError, type IbbStream, InBandBytestreams } from "../src/index.js";
-import { payload, readAll, sendAll, sha256 } from "./helpers.js";
+import { IbbRefusedError, InBandBytestreams } from "../src/index.js";
 
 const clients: XmppClient[] = [];
 let romeoLink: XmppJsLink;
@@ -35,22 +35,7 @@ describe("XEP-0047 through Prosody", () => {
   });
 
   it("4 MiB each way at once over one bytestream, SHA-256 verified", async () => {
-    const incoming = new Promise<IbbStream>((resolve) => juliet.once("stream", resolve));
-    const ours = await romeo.open(julietLink.jid);
-    const theirs = await incoming;
-    expect(theirs.peer).toBe(romeoLink.jid);
-    const toJuliet = payload(4 * 1024 * 1024);
-    const toRomeo = payload(4 * 1024 * 1024 + 1);
-    const [atJuliet, atRomeo] = await Promise.all([
-      readAll(theirs),
-      readAll(ours),
-      sendAll(ours, toJuliet),
-      sendAll(theirs, toRomeo),
-    ]);
-    expect(sha256(atJuliet)).toBe(sha256(toJuliet));
-    expect(sha256(atRomeo)).toBe(sha256(toRomeo));
-    expect([ours.stanzasOut, theirs.stanzasIn]).toEqual([1024, 1024]);
-    expect([ours.state, theirs.state]).toEqual(["closed", "closed"]);
+    await ibbFlow({ ibb: romeo, link: romeoLink }, { ibb: juliet, link: julietLink });
   }, 120_000);
 
   it("Juliet's policy declines a peer it does not know: not-acceptable through the server", async () => {

@@ -6,6 +6,7 @@ import { IbbRefusedError, InBandBytestreams } from "../src/index.js";
 import {
   closeScenes,
   conditionOf,
+  exchange,
   expectOneReplyPerRequest,
   ibbChild,
   JULIET,
@@ -83,16 +84,7 @@ describe("open, transfer, close", () => {
   it("both directions at once, 3 MiB each way", async () => {
     const { romeo, juliet, wire } = scene();
     const { ours, theirs } = await openPair(romeo, juliet);
-    const toJuliet = payload(3 * 1024 * 1024);
-    const toRomeo = payload(3 * 1024 * 1024 + 7);
-    const [atJuliet, atRomeo] = await Promise.all([
-      readAll(theirs),
-      readAll(ours),
-      sendAll(ours, toJuliet),
-      sendAll(theirs, toRomeo),
-    ]);
-    expect(sha256(atJuliet)).toBe(sha256(toJuliet));
-    expect(sha256(atRomeo)).toBe(sha256(toRomeo));
+    await exchange(ours, theirs, 3 * 1024 * 1024, { back: 3 * 1024 * 1024 + 7 });
     await expectOneReplyPerRequest(wire);
   });
 

@@ -5,7 +5,7 @@ import { fromXmppClient, NS, queryDiscoInfo, type XmppJsLink } from "@xtls/core"
 import { connectXmppClient, prosody, type XmppClient } from "@xtls/test-servers";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { type S5bNomination, S5bRefusedError, type S5bStream, Socks5Bytestreams } from "../src/index.js";
-import { cleanUp, payload, readAll, readExactly, sendAll, sha256, writeAll } from "./helpers.js";
+import { cleanUp, exchange, payload, readAll, sendAll, sha256 } from "./helpers.js";
 import { type Party, partyOn, transfer } from "./jingle-helpers.js";
 
 const MiB = 1024 * 1024;
@@ -45,19 +45,6 @@ async function nextIncoming(): Promise<S5bStream> {
   return incoming.shift()!;
 }
 
-async function exchange(ours: S5bStream, theirs: S5bStream, size: number) {
-  const toJuliet = payload(size);
-  const toRomeo = payload(size + 1);
-  const [atJuliet, atRomeo] = await Promise.all([
-    readAll(theirs),
-    readAll(ours),
-    sendAll(ours, toJuliet),
-    sendAll(theirs, toRomeo),
-  ]);
-  expect(sha256(atJuliet)).toBe(sha256(toJuliet));
-  expect(sha256(atRomeo)).toBe(sha256(toRomeo));
-}
-
 describe("XEP-0065 through Prosody", () => {
   it("advertises http://jabber.org/protocol/bytestreams to a real peer", async () => {
     expect((await queryDiscoInfo(romeoLink, julietLink.jid)).features).toContain(NS.S5B);
@@ -80,21 +67,9 @@ describe("XEP-0065 through Prosody", () => {
       port: prosody.proxy65Port,
     });
     // proxy65 has no half-close: the first FIN ends both directions (README). So both
-    // directions are read to their known length before anyone ends.
-    const toJuliet = payload(16 * MiB);
-    const toRomeo = payload(16 * MiB + 1);
-    const [atJuliet, atRomeo] = await Promise.all([
-      readExactly(theirs, toJuliet.length),
-      readExactly(ours, toRomeo.length),
-      writeAll(ours, toJuliet),
-      writeAll(theirs, toRomeo),
-    ]);
-    expect(sha256(atJuliet)).toBe(sha256(toJuliet));
-    expect(sha256(atRomeo)).toBe(sha256(toRomeo));
-    // Romeo's end reaches Juliet as her end of stream (the relay closes her side).
-    const ended = readAll(theirs);
-    ours.end();
-    expect((await ended).length).toBe(0);
+    // directions are read to their known length before anyone ends; then Romeo's end
+    // reaches Juliet as her end of stream (the relay closes her side).
+    await exchange(ours, theirs, 16 * MiB, { halfClose: false });
   }, 60_000);
 
   it("mediated, one way: 16 MiB Romeo → Juliet, and Romeo's end() is Juliet's end of stream", async () => {

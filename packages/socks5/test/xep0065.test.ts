@@ -17,6 +17,7 @@ import {
 } from "../src/index.js";
 import {
   cleanUp,
+  exchange,
   expectOneReplyPerRequest,
   JULIET,
   NS_S5B,
@@ -26,29 +27,16 @@ import {
   payload,
   ROMEO,
   readAll,
-  readExactly,
   refusedPort,
   s5bQuery,
   scene,
-  sendAll,
-  sha256,
   tcpServer,
   until,
-  writeAll,
 } from "./helpers.js";
 import { TestProxy65 } from "./proxy65.js";
 import { Relay } from "./relay.js";
 
 afterEach(cleanUp);
-
-/** Both directions at once, SHA-256 checked. */
-async function exchange(a: S5bStream, b: S5bStream, size = 1024 * 1024) {
-  const toB = payload(size);
-  const toA = payload(size + 3);
-  const [atB, atA] = await Promise.all([readAll(b), readAll(a), sendAll(a, toB), sendAll(b, toA)]);
-  expect(sha256(atB)).toBe(sha256(toB));
-  expect(sha256(atA)).toBe(sha256(toA));
-}
 
 describe("XEP-0065 direct (the Requester is the streamhost)", () => {
   it("Romeo offers his own streamhost; Juliet connects and answers streamhost-used; 1 MiB each way", async () => {
@@ -70,7 +58,7 @@ describe("XEP-0065 direct (the Requester is the streamhost)", () => {
       ROMEO,
       "direct-1",
     ]);
-    await exchange(ours, theirs);
+    await exchange(ours, theirs, 1024 * 1024, { back: 1024 * 1024 + 3 });
     await until(() => romeo.streams.length === 0 && juliet.streams.length === 0);
     await expectOneReplyPerRequest(wire);
   });
@@ -88,7 +76,7 @@ describe("XEP-0065 direct (the Requester is the streamhost)", () => {
     const expected = juliet.expect(ROMEO, "agreed-sid");
     const ours = await romeo.open(JULIET, { sid: "agreed-sid" });
     const theirs = await expected;
-    await exchange(ours, theirs, 64 * 1024);
+    await exchange(ours, theirs, 64 * 1024, { back: 64 * 1024 + 3 });
     // Any other sid is declined.
     const refused = await romeo.open(JULIET, { sid: "other" }).catch((e) => e);
     expect(refused).toBeInstanceOf(S5bRefusedError);
@@ -112,19 +100,7 @@ describe("XEP-0065 mediated (through a proxy65)", () => {
     expect(s5bQuery(activate.stanza)?.getChildText("activate")).toBe(JULIET);
     // proxy65 has no half-close (the first FIN ends both directions): read both
     // directions to their known length, then end.
-    const toJuliet = payload(1024 * 1024);
-    const toRomeo = payload(1024 * 1024 + 7);
-    const [atJuliet, atRomeo] = await Promise.all([
-      readExactly(theirs, toJuliet.length),
-      readExactly(ours, toRomeo.length),
-      writeAll(ours, toJuliet),
-      writeAll(theirs, toRomeo),
-    ]);
-    expect(sha256(atJuliet)).toBe(sha256(toJuliet));
-    expect(sha256(atRomeo)).toBe(sha256(toRomeo));
-    const ended = readAll(theirs);
-    ours.end();
-    expect((await ended).length).toBe(0);
+    await exchange(ours, theirs, 1024 * 1024, { back: 1024 * 1024 + 7, halfClose: false });
   });
 
   it("the proxy refuses to activate: open() rejects with S5bActivationError carrying its condition", async () => {
@@ -272,7 +248,7 @@ describe("XEP-0065 faults", () => {
     stop();
     router.inject(held!);
     const [ours, theirs] = await Promise.all([opening, incoming]);
-    await exchange(ours, theirs, 256 * 1024);
+    await exchange(ours, theirs, 256 * 1024, { back: 256 * 1024 + 3 });
   });
 
   it("bytes a streamhost sends with its SOCKS5 reply, before the Target answered, are never delivered", async () => {
