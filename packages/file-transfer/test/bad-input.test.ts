@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { Readable } from "node:stream";
 import { type Element, LocalRouter, NS, type RouteEvent, xml } from "@xtls/core";
 import type { ApplicationHandle, Reason } from "@xtls/jingle";
+import { pairOnRouter } from "@xtls/testkit/parties";
 import { afterEach, describe, expect, it } from "vitest";
 import {
   digestOf,
@@ -37,11 +38,7 @@ afterEach(async () => {
 
 async function scene() {
   router = new LocalRouter();
-  const wire: RouteEvent[] = [];
-  router.observe((e) => wire.push(e));
-  const romeo = await partyOn(router.createLink(ROMEO), { pins: [JULIET] });
-  const juliet = await partyOn(router.createLink(JULIET), { pins: [ROMEO] });
-  return { wire, romeo, juliet };
+  return pairOnRouter(router, [ROMEO, JULIET], partyOn);
 }
 
 function terminations(

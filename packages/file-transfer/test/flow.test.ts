@@ -3,8 +3,9 @@
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Readable } from "node:stream";
-import { LocalRouter, NS, queryDiscoInfo, type RouteEvent } from "@xtls/core";
+import { LocalRouter, NS, queryDiscoInfo } from "@xtls/core";
 import type { ContentContext } from "@xtls/jingle";
+import { pairOnRouter } from "@xtls/testkit/parties";
 import { afterEach, describe, expect, it } from "vitest";
 import {
   digestOf,
@@ -33,11 +34,7 @@ afterEach(async () => {
 
 async function scene() {
   router = new LocalRouter();
-  const wire: RouteEvent[] = [];
-  router.observe((e) => wire.push(e));
-  const romeo = await partyOn(router.createLink(ROMEO), { pins: [JULIET] });
-  const juliet = await partyOn(router.createLink(JULIET), { pins: [ROMEO] });
-  return { wire, romeo, juliet };
+  return pairOnRouter(router, [ROMEO, JULIET], partyOn);
 }
 
 describe("file transfer over IBB inside XTLS on the embedded router", () => {

@@ -6,16 +6,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Duplex } from "node:stream";
 import { duplexPair, type XmppLink, xml } from "@xtls/core";
-import { IbbTransport, InBandBytestreams } from "@xtls/ibb";
-import {
-  type ContentContext,
-  createJingleManager,
-  type JingleManager,
-  type TransportHandle,
-  type TransportMethod,
-} from "@xtls/jingle";
-import { XtlsSecurity } from "@xtls/jingle-xtls";
-import { createIdentity, type Identity, MemoryTrustStore, NodeTlsEngine } from "@xtls/tls";
+import type { ContentContext, TransportHandle, TransportMethod } from "@xtls/jingle";
+import { type Party as XtlsParty, partyOn as xtlsPartyOn } from "@xtls/testkit/parties";
+import { until as waitUntil } from "@xtls/testkit/support";
 import {
   advertiseFileTransfer,
   FileTransferApplication,
@@ -26,25 +19,9 @@ import {
 export const ROMEO = "romeo@montague.lit/orchard";
 export const JULIET = "juliet@capulet.lit/balcony";
 
-const identities = new Map<string, Identity>();
-
-/** One long-lived identity per bare JID (key generation is the slow part). */
-export function identityOf(jid: string): Identity {
-  const bare = jid.split("/")[0]!;
-  let id = identities.get(bare);
-  if (!id) {
-    id = createIdentity(bare);
-    identities.set(bare, id);
-  }
-  return id;
-}
-
-export interface Party {
-  readonly link: XmppLink;
-  readonly ibb: InBandBytestreams;
+export interface Party extends Omit<XtlsParty, "transport"> {
+  /** The transport sessions use: IBB, or the loopback. */
   readonly transport: TransportMethod;
-  readonly security: XtlsSecurity;
-  readonly manager: JingleManager;
   readonly files: FileTransferService;
 }
 
@@ -59,31 +36,25 @@ export interface PartyOptions {
   readonly autoAcceptDir?: string;
 }
 
+/** An XTLS party (@xtls/testkit) whose only application is file transfer, and its service. */
 export async function partyOn(link: XmppLink, options: PartyOptions = {}): Promise<Party> {
-  const trust = new MemoryTrustStore();
-  for (const jid of options.pins ?? [])
-    await trust.pin(jid, identityOf(jid).fingerprint, { method: "manual" });
-  const engine = new NodeTlsEngine({ identity: identityOf(link.jid), trustStore: trust });
-  const security = new XtlsSecurity({ engine, handshakeTimeoutMs: 20_000 });
-  const ibb = new InBandBytestreams(link);
-  const transport: TransportMethod =
-    options.transport === "loopback"
-      ? loopbackTransport()
-      : new IbbTransport({ ibb, blockSize: options.blockSize ?? 8192 });
-  const manager = createJingleManager(link, {
+  const loopback = options.transport === "loopback" ? loopbackTransport() : undefined;
+  const party = await xtlsPartyOn(link, {
+    pins: options.pins,
+    security: { handshakeTimeoutMs: 20_000 },
+    blockSize: options.blockSize ?? 8192,
     applications: [new FileTransferApplication({ dir: options.autoAcceptDir })],
-    transports: [transport],
-    security: [security],
-    acceptTimeoutMs: 20_000,
-    connectTimeoutMs: 20_000,
+    transports: ({ transport }) => [loopback ?? transport],
+    jingle: { acceptTimeoutMs: 20_000, connectTimeoutMs: 20_000 },
   });
+  const transport = loopback ?? party.transport;
   advertiseFileTransfer(link);
-  const files = new FileTransferService(manager, {
+  const files = new FileTransferService(party.manager, {
     transports: [transport],
-    security,
+    security: party.security,
     progressIntervalMs: options.progressIntervalMs ?? 20,
   });
-  return { link, ibb, transport, security, manager, files };
+  return { ...party, transport, files };
 }
 
 /** The next offer `party` receives. */
@@ -152,12 +123,5 @@ export function content(size: number, seed = 1): Buffer {
   return out;
 }
 
-export const tick = (ms = 10) => new Promise((r) => setTimeout(r, ms));
-
-export async function until(cond: () => boolean, ms = 20_000): Promise<void> {
-  const t0 = Date.now();
-  while (!cond()) {
-    if (Date.now() - t0 > ms) throw new Error("condition not met in time");
-    await tick(5);
-  }
-}
+/** `until` (@xtls/testkit/support) with this package's default: 20 s, checking every 5 ms. */
+export const until = (cond: () => boolean, ms = 20_000): Promise<void> => waitUntil(cond, ms, 5);

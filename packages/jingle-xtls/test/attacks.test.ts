@@ -4,6 +4,7 @@
 // error, and no application byte is sent.
 import { type Element, LocalRouter, NS, type RouteEvent, StanzaError, xml } from "@xtls/core";
 import { JingleReasonError, type JingleSession, SessionTerminatedError } from "@xtls/jingle";
+import { pairOnRouter } from "@xtls/testkit/parties";
 import { createIdentity } from "@xtls/tls";
 import { XmlStreamSession } from "@xtls/xmlstream";
 import { afterEach, describe, expect, it } from "vitest";
@@ -31,11 +32,7 @@ async function scene(
   julietOptions: PartyOptions = { pins: [ROMEO] },
 ) {
   router = new LocalRouter();
-  const wire: RouteEvent[] = [];
-  router.observe((e) => wire.push(e));
-  const romeo = await partyOn(router.createLink(ROMEO), romeoOptions);
-  const juliet = await partyOn(router.createLink(JULIET), julietOptions);
-  return { wire, romeo, juliet };
+  return pairOnRouter(router, [ROMEO, JULIET], partyOn, { romeo: romeoOptions, juliet: julietOptions });
 }
 
 /** Romeo initiates; resolves with both sessions (Juliet's once offered). */

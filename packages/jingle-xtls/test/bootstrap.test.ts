@@ -3,6 +3,7 @@
 // the middle who knows the password.
 import { LocalRouter, NS, type RouteEvent, xml } from "@xtls/core";
 import { SessionTerminatedError } from "@xtls/jingle";
+import { pairOnRouter } from "@xtls/testkit/parties";
 import { AttemptLimiter, createIdentity, type SasConfirmRequest } from "@xtls/tls";
 import { XmlStreamSession } from "@xtls/xmlstream";
 import { afterEach, describe, expect, it } from "vitest";
@@ -26,13 +27,7 @@ afterEach(() => router?.close());
 
 async function scene(romeo: PartyOptions, juliet: PartyOptions) {
   router = new LocalRouter();
-  const wire: RouteEvent[] = [];
-  router.observe((e) => wire.push(e));
-  return {
-    wire,
-    romeo: await partyOn(router.createLink(ROMEO), romeo),
-    juliet: await partyOn(router.createLink(JULIET), juliet),
-  };
+  return pairOnRouter(router, [ROMEO, JULIET], partyOn, { romeo, juliet });
 }
 
 function passwords(answer: string | null) {

@@ -1,9 +1,11 @@
 // The draft's main flow (draft-meyer-xmpp-e2e-encryption-02 §3) on the embedded router,
 // with the real plug-ins: Jingle + XTLS + IBB + an end-to-end XML stream.
 import { createHash } from "node:crypto";
-import { LocalRouter, NS, queryDiscoInfo, type RouteEvent, xml } from "@xtls/core";
+import { LocalRouter, NS, queryDiscoInfo, xml } from "@xtls/core";
 import { NS_JINGLE_IBB_0 } from "@xtls/ibb";
 import type { SessionPhase } from "@xtls/jingle";
+import { pairOnRouter } from "@xtls/testkit/parties";
+import { trace } from "@xtls/testkit/stanzas";
 import { fingerprintOf } from "@xtls/tls";
 import { afterEach, describe, expect, it } from "vitest";
 import { NS_XTLS_JINGLE_DRAFT, supportsXtls, type XtlsChannel } from "../src/index.js";
@@ -16,7 +18,6 @@ import {
   partyOn,
   ROMEO,
   ROMEO_LINE,
-  trace,
   until,
 } from "./helpers.js";
 
@@ -25,11 +26,7 @@ afterEach(() => router?.close());
 
 async function scene() {
   router = new LocalRouter();
-  const wire: RouteEvent[] = [];
-  router.observe((e) => wire.push(e));
-  const romeo = await partyOn(router.createLink(ROMEO), { pins: [JULIET] });
-  const juliet = await partyOn(router.createLink(JULIET), { pins: [ROMEO] });
-  return { wire, romeo, juliet };
+  return pairOnRouter(router, [ROMEO, JULIET], partyOn);
 }
 
 describe("Jingle + XTLS + IBB + XML stream on the embedded router", () => {
@@ -78,7 +75,7 @@ describe("Jingle + XTLS + IBB + XML stream on the embedded router", () => {
     // The order on the wire is the draft's: the choice is signalled before the transport
     // opens, and the first bytes on the transport are the TLS handshake.
     const names = { [ROMEO]: "R", [JULIET]: "J" };
-    const t = trace(wire, names);
+    const t = trace(wire, names, { ibb: true });
     expect(t.slice(0, 4)).toEqual([
       "R:session-initiate",
       "J:session-accept",

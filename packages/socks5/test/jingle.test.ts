@@ -10,12 +10,13 @@ import {
   type TransportHandle,
   type TransportMethod,
 } from "@xtls/jingle";
+import { trace } from "@xtls/testkit/stanzas";
 import { TruncationError } from "@xtls/tls";
 import { XmlStreamSession } from "@xtls/xmlstream";
 import { afterEach, describe, expect, it } from "vitest";
 import { S5bConnectionLostError, type S5bNomination, StreamhostListener } from "../src/index.js";
 import { cleanUp, JULIET, onCleanup, ROMEO, refusedPort, router } from "./helpers.js";
-import { type Party, type PartyOptions, partyOn, trace, transfer } from "./jingle-helpers.js";
+import { type Party, type PartyOptions, partyOn, transfer } from "./jingle-helpers.js";
 import { TestProxy65 } from "./proxy65.js";
 import { Relay } from "./relay.js";
 
@@ -60,7 +61,7 @@ describe("XTLS over S5B direct (XEP-0260, embedded router)", () => {
     expect(atRomeo.map((n) => [n.by, n.candidate.type, n.mediated])).toEqual([["us", "direct", false]]);
     expect(atJuliet.map((n) => [n.by, n.candidate.type])).toEqual([["peer", "direct"]]);
     expect(atJuliet[0]!.candidate.cid).toBe(atRomeo[0]!.candidate.cid);
-    const steps = trace(wire, NAMES);
+    const steps = trace(wire, NAMES, { s5b: true });
     expect(steps.slice(0, 2)).toEqual(["R:session-initiate[s5b]", "J:session-accept[s5b]"]);
     expect(steps.filter((s) => s.includes("transport-info")).sort()).toEqual([
       "J:transport-info[candidate-used]",
@@ -150,7 +151,7 @@ describe("XTLS over S5B through a proxy (XEP-0260 §2.4, proxy65 stand-in)", () 
       expect(received).toEqual(sent);
       await Promise.all([t.session.done, t.responder.done]);
       const [off, con] = offerer === "initiator" ? ["R", "J"] : ["J", "R"];
-      const steps = trace(wire, NAMES);
+      const steps = trace(wire, NAMES, { s5b: true });
       // Juliet's first transport-info follows her session-accept, even when she has
       // nothing to try (Romeo offered no candidate) and answers candidate-error at once.
       expect(steps.findIndex((s) => s.includes("transport-info"))).toBeGreaterThan(
@@ -203,7 +204,7 @@ describe("faults and fallback", () => {
     expect(received).toEqual(sent);
     await Promise.all([t.session.done, t.responder.done]);
     expect(t.session.transportNamespace).toBe("urn:xmpp:jingle:transports:ibb:1");
-    const steps = trace(wire, NAMES);
+    const steps = trace(wire, NAMES, { s5b: true });
     expect(steps.filter((s) => s.includes("candidate"))).toEqual(
       expect.arrayContaining(["R:transport-info[candidate-error]", "J:transport-info[candidate-error]"]),
     );
@@ -238,13 +239,13 @@ describe("faults and fallback", () => {
       }),
     };
     const { romeo, juliet, wire } = await pair({
-      juliet: { transports: ({ ibbTransport }) => [stub, ibbTransport] },
+      juliet: { transports: ({ transport }) => [stub, transport] },
     });
     const t = await transfer(romeo, juliet, 128 * 1024);
     const [sent, received] = await Promise.all([t.app.sent, t.theirApp.received]);
     expect(received).toEqual(sent);
     await t.session.done;
-    const steps = trace(wire, NAMES);
+    const steps = trace(wire, NAMES, { s5b: true });
     expect(steps).toContain("J:transport-info[candidate-error]");
     // Juliet offered nothing to try: Romeo's verdict is candidate-error too.
     expect(steps).toContain("R:transport-info[candidate-error]");
@@ -271,7 +272,7 @@ describe("faults and fallback", () => {
     const [sent, received] = await Promise.all([t.app.sent, t.theirApp.received]);
     expect(received).toEqual(sent);
     await Promise.all([t.session.done, t.responder.done]);
-    const steps = trace(wire, NAMES);
+    const steps = trace(wire, NAMES, { s5b: true });
     const activate = steps.indexOf("R:activate");
     expect(activate).toBeGreaterThan(-1);
     expect(steps.indexOf("R:transport-info[proxy-error]")).toBeGreaterThan(activate);
@@ -296,7 +297,7 @@ describe("faults and fallback", () => {
     expect((ours as SessionTerminatedError).reason.condition).toBe("failed-transport");
     expect(theirs).toBeInstanceOf(SessionTerminatedError);
     expect((theirs as SessionTerminatedError).reason.condition).toBe("failed-transport");
-    const steps = trace(wire, NAMES);
+    const steps = trace(wire, NAMES, { s5b: true });
     expect(steps.indexOf("J:transport-reject[ibb]")).toBe(steps.indexOf("R:transport-replace[ibb]") + 1);
     expect(steps.at(-1)).toBe("R:session-terminate(failed-transport)");
     await expect(t.theirApp.received).rejects.toBeInstanceOf(SessionTerminatedError);
