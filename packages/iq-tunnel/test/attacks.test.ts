@@ -1,23 +1,12 @@
 // Mode Q against a tampering server: a forged refusal of <start/> (no fallback to the
 // clear), and replayed or reordered <data/> chunks (TLS refuses them; nothing is
 // delivered twice).
-import { type LocalRouter, NS, StanzaError, xml } from "@xtls/core";
+import { NS, StanzaError, xml } from "@xtls/core";
 import { afterEach, describe, expect, it } from "vitest";
 import { type IqTunnel, TunnelRefusedError } from "../src/index.js";
-import { JULIET, ROMEO, setup, stanzasOf, until } from "./helpers.js";
+import { closeRouters, JULIET, pair, ROMEO, stanzasOf, until } from "./helpers.js";
 
-let routers: LocalRouter[] = [];
-afterEach(() => {
-  for (const r of routers) r.close();
-  routers = [];
-});
-
-async function pair(options = {}) {
-  const s = await setup([ROMEO, JULIET], options);
-  routers.push(s.router);
-  const [romeo, juliet] = s.parties as [(typeof s.parties)[0], (typeof s.parties)[0]];
-  return { ...s, romeo, juliet };
-}
+afterEach(closeRouters);
 
 describe("Mode Q under a tampering server", () => {
   it("a forged service-unavailable to <start/>: open() fails with TunnelRefusedError and nothing is sent in the clear", async () => {

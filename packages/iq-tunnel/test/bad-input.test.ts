@@ -1,13 +1,5 @@
-import {
-  auditIqReplies,
-  type Element,
-  encodeBase64,
-  type LocalRouter,
-  NS,
-  type RouteEvent,
-  StanzaError,
-  xml,
-} from "@xtls/core";
+import { type Element, encodeBase64, NS, StanzaError, xml } from "@xtls/core";
+import { expectOneReplyPerRequest } from "@xtls/testkit/stanzas";
 import {
   createIdentity,
   NodeTlsEngine,
@@ -18,33 +10,21 @@ import {
 } from "@xtls/tls";
 import { afterEach, describe, expect, it } from "vitest";
 import { InnerStanzaError, type IqTunnel, IqTunnelService, TunnelClosedError } from "../src/index.js";
-import { identityOf, JULIET, ROMEO, setup, stanzasOf, tick, until } from "./helpers.js";
+import {
+  closeLater,
+  closeRouters,
+  identityOf,
+  JULIET,
+  pair,
+  ROMEO,
+  setup,
+  stanzasOf,
+  tick,
+  until,
+} from "./helpers.js";
 
 const MALLORY = "mallory@capulet.lit/arras";
-let routers: LocalRouter[] = [];
-afterEach(() => {
-  for (const r of routers) r.close();
-  routers = [];
-});
-
-/**
- * Every IQ get/set on the wire got exactly one result or error, and no reply went
- * unrequested. Waits (up to 2 s) for requests still in flight.
- */
-async function expectOneReplyPerRequest(wire: RouteEvent[]) {
-  const count = () => auditIqReplies(wire);
-  await until(() => [...count().requests.values()].every((n) => n >= 1), 2000).catch(() => {});
-  const { requests, stray } = count();
-  expect(stray).toEqual([]);
-  for (const [key, n] of requests) expect(n, `replies to ${key}`).toBe(1);
-}
-
-async function scene(extra: string[] = []) {
-  const s = await setup([ROMEO, JULIET, ...extra]);
-  routers.push(s.router);
-  const [romeo, juliet] = s.parties as [(typeof s.parties)[0], (typeof s.parties)[0]];
-  return { ...s, romeo, juliet };
-}
+afterEach(closeRouters);
 
 async function openPair(romeo: { service: IqTunnelService }, juliet: { service: IqTunnelService }) {
   const theirs = new Promise<IqTunnel>((r) => juliet.service.once("tunnel", r));
@@ -57,7 +37,7 @@ const dataIq = (to: string, payload: string, attrs: Record<string, string> = {})
 
 describe("authentication failures", () => {
   it("a wrong pinned fingerprint fails both sides with a typed error; no application data anywhere", async () => {
-    const { romeo, juliet, wire } = await scene();
+    const { romeo, juliet, wire } = await pair();
     await romeo.trust.forget(JULIET);
     await romeo.trust.pin(JULIET, createIdentity(JULIET).fingerprint, { method: "manual" });
     const julietOutcome = new Promise<Error | undefined>((resolve) => {
@@ -75,7 +55,7 @@ describe("authentication failures", () => {
   });
 
   it("a relaying man in the middle with its own certificates is refused by both sides and gets no application byte", async () => {
-    const { router, romeo, juliet } = await scene();
+    const { router, romeo, juliet } = await pair();
     const mitm = router.interpose(ROMEO, JULIET);
     // Mallory answers each side with certificates that name the right JIDs, but are hers.
     const asJuliet = new IqTunnelService(mitm.asB, {
@@ -99,7 +79,7 @@ describe("authentication failures", () => {
 
 describe("malformed and misdirected stanzas", () => {
   it("malformed Base64 in <data/> → bad-request (cancel), tunnel closed on both sides", async () => {
-    const { romeo, juliet, wire } = await scene();
+    const { romeo, juliet, wire } = await pair();
     const { ours, theirs } = await openPair(romeo, juliet);
     const closed = new Promise<Error | undefined>((r) => theirs.once("close", r));
     const oursClosed = new Promise<Error | undefined>((r) => ours.once("close", r));
@@ -112,7 +92,7 @@ describe("malformed and misdirected stanzas", () => {
   });
 
   it("a third party's <data/> and <close/> get item-not-found; the real tunnel's bytes are untouched", async () => {
-    const { router, romeo, juliet, wire } = await scene();
+    const { router, romeo, juliet, wire } = await pair();
     const mallory = router.createLink(MALLORY);
     const { ours, theirs } = await openPair(romeo, juliet);
     const got = stanzasOf(theirs);
@@ -133,7 +113,7 @@ describe("malformed and misdirected stanzas", () => {
   });
 
   it("<close/> for an unknown tunnel → item-not-found", async () => {
-    const { romeo } = await scene();
+    const { romeo } = await pair();
     const err = await romeo.service.link
       .request(xml("iq", { type: "set", to: JULIET }, xml("close", { xmlns: NS.XTLS_IQ })))
       .catch((e) => e);
@@ -141,7 +121,7 @@ describe("malformed and misdirected stanzas", () => {
   });
 
   it("<data/> while our own <start/> is unanswered → unexpected-request", async () => {
-    const { router, romeo } = await scene();
+    const { router, romeo } = await pair();
     const mallory = router.createLink(MALLORY);
     mallory.handle("set", NS.XTLS_IQ, "start", () => new Promise(() => {})); // never answers
     const opening = romeo.service.open(MALLORY).catch(() => {});
@@ -152,7 +132,7 @@ describe("malformed and misdirected stanzas", () => {
   });
 
   it("a method we cannot do (openpgp) → not-acceptable and the tunnel is closed", async () => {
-    const { router, juliet } = await scene();
+    const { router, juliet } = await pair();
     const mallory = router.createLink(MALLORY);
     await juliet.trust.pin(MALLORY, identityOf(MALLORY).fingerprint, { method: "manual" });
     await mallory.request(xml("iq", { type: "set", to: JULIET }, xml("start", { xmlns: NS.XTLS_IQ })));
@@ -164,7 +144,7 @@ describe("malformed and misdirected stanzas", () => {
 
 describe("TLS-level faults", () => {
   it("garbage TLS bytes → a TLS alert back, the tunnel closed, a typed error", async () => {
-    const { router, juliet, wire } = await scene();
+    const { router, juliet, wire } = await pair();
     const mallory = router.createLink(MALLORY);
     const dataFromJuliet: Buffer[] = [];
     mallory.handle("set", NS.XTLS_IQ, "data", (iq) => {
@@ -191,7 +171,7 @@ describe("TLS-level faults", () => {
   });
 
   it("<close/> without a TLS close_notify first → TruncationError, never a clean close", async () => {
-    const { romeo, juliet } = await scene();
+    const { romeo, juliet } = await pair();
     const { theirs } = await openPair(romeo, juliet);
     const closed = new Promise<Error | undefined>((r) => theirs.once("close", r));
     await romeo.service.link.request(
@@ -201,7 +181,7 @@ describe("TLS-level faults", () => {
   });
 
   it("an error reply to our <data/> makes the tunnel closed and invalid", async () => {
-    const { router, romeo, juliet } = await scene();
+    const { router, romeo, juliet } = await pair();
     const { ours, theirs } = await openPair(romeo, juliet);
     router.intercept((s) =>
       s.getChild("data", NS.XTLS_IQ) && s.attrs.from === ROMEO
@@ -223,7 +203,7 @@ describe("routing restoration and spoofing inside the tunnel", () => {
     ["a non-stanza", "<stream:features xmlns:stream='http://etherx.jabber.org/streams'/>"],
     ["a DTD", "<!DOCTYPE message [<!ENTITY x 'y'>]><message/>"],
   ])("%s: not delivered, the tunnel is closed", async (_what, raw) => {
-    const { romeo, juliet } = await scene();
+    const { romeo, juliet } = await pair();
     const { ours, theirs } = await openPair(romeo, juliet);
     const got = stanzasOf(theirs);
     const closed = new Promise<Error | undefined>((r) => theirs.once("close", r));
@@ -237,7 +217,7 @@ describe("routing restoration and spoofing inside the tunnel", () => {
     ["inside a start tag", "<message to='juliet@capulet.lit"],
     ["between the tags of a stanza", "<message><body>cut"],
   ])("a stanza cut off %s, then a clean close: InnerStanzaError, not a clean close", async (_where, raw) => {
-    const { romeo, juliet } = await scene();
+    const { romeo, juliet } = await pair();
     const { ours, theirs } = await openPair(romeo, juliet);
     const got = stanzasOf(theirs);
     const closed = new Promise<Error | undefined>((r) => theirs.once("close", r));
@@ -248,7 +228,7 @@ describe("routing restoration and spoofing inside the tunnel", () => {
   });
 
   it("a </stream:stream> inside the tunnel, then more stanzas: InnerStanzaError, nothing after it delivered unnoticed", async () => {
-    const { romeo, juliet } = await scene();
+    const { romeo, juliet } = await pair();
     const { ours, theirs } = await openPair(romeo, juliet);
     const got = stanzasOf(theirs);
     const closed = new Promise<Error | undefined>((r) => theirs.once("close", r));
@@ -262,7 +242,7 @@ describe("routing restoration and spoofing inside the tunnel", () => {
   });
 
   it("accepts the peer's own full or bare JID in 'from', and our bare JID in 'to'", async () => {
-    const { romeo, juliet } = await scene();
+    const { romeo, juliet } = await pair();
     const { ours, theirs } = await openPair(romeo, juliet);
     const got = stanzasOf(theirs);
     ours.channel!.stream.write(
@@ -285,7 +265,7 @@ describe("simultaneous starts: the i;octet conflict rule on full JIDs", () => {
     const emoji = "alice@a.example/\u{1F600}"; // UTF-8 F0 9F 98 80 — but UTF-16 D83D sorts before FF21
     expect(emoji < fullwidth).toBe(true); // the trap
     const { parties, wire, router } = await setup([emoji, fullwidth]);
-    routers.push(router);
+    closeLater(router);
     const [e, f] = parties as [(typeof parties)[0], (typeof parties)[0]];
     const [te, tf] = await Promise.all([e.service.open(fullwidth), f.service.open(emoji)]);
     expect(tf.role).toBe("initiator");
@@ -303,7 +283,7 @@ describe("simultaneous starts: the i;octet conflict rule on full JIDs", () => {
   });
 
   it("a start from a peer we already have a tunnel with replaces the old tunnel (the peer lost its state)", async () => {
-    const { romeo, juliet } = await scene();
+    const { romeo, juliet } = await pair();
     const { theirs } = await openPair(romeo, juliet);
     const oldClosed = new Promise<Error | undefined>((r) => theirs.once("close", r));
     const fresh = new Promise<IqTunnel>((r) => juliet.service.once("tunnel", r));
@@ -320,7 +300,7 @@ describe("simultaneous starts: the i;octet conflict rule on full JIDs", () => {
 
 describe("backpressure", () => {
   it("a reader that does not read holds the sender back (acks are withheld) instead of buffering without bound", async () => {
-    const { romeo, juliet } = await scene();
+    const { romeo, juliet } = await pair();
     const { ours, theirs } = await openPair(romeo, juliet);
     theirs.channel!.stream.pause();
     const big = "x".repeat(16 * 1024);

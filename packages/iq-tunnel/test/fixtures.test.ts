@@ -1,18 +1,10 @@
 // Golden fixtures: every example stanza of seeds 001 and 002 (corrected where the seed's XML
 // is malformed; see fixtures/README.md), checked in both directions: we read each one with the
 // code the tunnel uses, and what we emit for the same step has the same shape.
-import { readdirSync, readFileSync } from "node:fs";
+import { readdirSync } from "node:fs";
 import { join } from "node:path";
-import {
-  CLIENT_STREAM_HEADER,
-  decodeBase64Strict,
-  type Element,
-  NS,
-  parseDiscoInfo,
-  StanzaError,
-  StanzaStreamParser,
-  xml,
-} from "@xtls/core";
+import { decodeBase64Strict, type Element, NS, parseDiscoInfo, StanzaError, xml } from "@xtls/core";
+import { canonical, fixtureText, parseOne } from "@xtls/testkit/stanzas";
 import { describe, expect, it } from "vitest";
 import { offerElement, parseOffer } from "../src/index.js";
 import { JULIET, ROMEO, setup, until } from "./helpers.js";
@@ -24,22 +16,9 @@ const files = ["seed-001", "seed-002"].flatMap((d) =>
     .map((f) => `${d}/${f}`),
 );
 
-function parseOne(text: string): Element {
-  const parser = new StanzaStreamParser({ primedHeader: CLIENT_STREAM_HEADER });
-  const out: Element[] = [];
-  parser.on("stanza", (s) => out.push(s));
-  parser.on("error", (e) => {
-    throw e;
-  });
-  parser.write(text);
-  expect(out).toHaveLength(1);
-  return out[0]!;
-}
-
 /** The fixture file's stanza (its leading comment is documentation for people). */
 function load(file: string): Element {
-  const raw = readFileSync(join(DIR, file), "utf8");
-  return parseOne(raw.replace(/^<!--[\s\S]*?-->\s*/, ""));
+  return parseOne(fixtureText(join(DIR, file)));
 }
 
 interface Shape {
@@ -58,16 +37,6 @@ function shape(el: Element): Shape {
       .filter((k) => !["id", "from", "to", "xmlns"].includes(k))
       .sort(),
     children: el.getChildElements().map(shape),
-  };
-}
-
-function canonical(el: Element): unknown {
-  return {
-    name: el.name,
-    attrs: el.attrs,
-    children: el.children
-      .map((c) => (typeof c === "string" ? c.trim() : canonical(c)))
-      .filter((c) => c !== ""),
   };
 }
 

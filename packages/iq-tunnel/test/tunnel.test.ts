@@ -2,22 +2,21 @@ import { createHash } from "node:crypto";
 import { LocalRouter, NS, StanzaError, xml } from "@xtls/core";
 import { afterEach, describe, expect, it } from "vitest";
 import { type IqTunnel, TunnelRefusedError } from "../src/index.js";
-import { identityOf, JULIET, ROMEO, setup, stanzasOf, tick, until } from "./helpers.js";
+import {
+  closeLater,
+  closeRouters,
+  identityOf,
+  JULIET,
+  pair,
+  ROMEO,
+  stanzasOf,
+  tick,
+  until,
+} from "./helpers.js";
 
 const LINES =
   "I take thee at thy word:\nCall me but love, and I'll be new baptized;\nHenceforth I never will be Romeo.";
-let routers: LocalRouter[] = [];
-afterEach(() => {
-  for (const r of routers) r.close();
-  routers = [];
-});
-
-async function pair(options = {}) {
-  const s = await setup([ROMEO, JULIET], options);
-  routers.push(s.router);
-  const [romeo, juliet] = s.parties as [(typeof s.parties)[0], (typeof s.parties)[0]];
-  return { ...s, romeo, juliet };
-}
+afterEach(closeRouters);
 
 function incoming(service: { once(e: "tunnel", l: (t: IqTunnel) => void): unknown }) {
   return new Promise<IqTunnel>((resolve) => service.once("tunnel", resolve));
@@ -121,8 +120,7 @@ describe("Mode Q on the embedded router", () => {
 
 describe("Mode Q: refusals and policy", () => {
   it("service-unavailable from a peer without XTLS → TunnelRefusedError, nothing else sent", async () => {
-    const router = new LocalRouter();
-    routers.push(router);
+    const router = closeLater(new LocalRouter());
     const { IqTunnelService } = await import("../src/index.js");
     const { NodeTlsEngine } = await import("@xtls/tls");
     router.createLink(JULIET); // plain client, no XTLS

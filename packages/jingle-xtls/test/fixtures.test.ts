@@ -1,17 +1,11 @@
 // Golden fixtures: every example of the draft (seed 004), corrected where its XML is
 // malformed (see fixtures/README.md), read with the code the session uses and checked
 // to survive serialise → parse unchanged.
-import { readdirSync, readFileSync } from "node:fs";
+import { readdirSync } from "node:fs";
 import { join } from "node:path";
-import {
-  CLIENT_STREAM_HEADER,
-  decodeBase64Strict,
-  type Element,
-  NS,
-  parseDiscoInfo,
-  StanzaStreamParser,
-} from "@xtls/core";
+import { CLIENT_STREAM_HEADER, decodeBase64Strict, NS, parseDiscoInfo, StanzaStreamParser } from "@xtls/core";
 import { buildJingle, parseJingle } from "@xtls/jingle";
+import { canonical, fixtureText, parseOne } from "@xtls/testkit/stanzas";
 import { certificateMatches } from "@xtls/tls";
 import { describe, expect, it } from "vitest";
 import { parseSecurity, securityElement, supportsXtls } from "../src/index.js";
@@ -25,33 +19,9 @@ const FRAGMENTS = new Set([
   "17-stream-close.xml",
 ]);
 
-function text(file: string): string {
-  return readFileSync(join(DIR, file), "utf8").replace(/^<!--[\s\S]*?-->\s*/, "");
-}
-
-function parseOne(xmlText: string): Element {
-  const parser = new StanzaStreamParser({ primedHeader: CLIENT_STREAM_HEADER });
-  const out: Element[] = [];
-  parser.on("stanza", (s) => out.push(s));
-  parser.on("error", (e) => {
-    throw e;
-  });
-  parser.write(xmlText);
-  expect(out).toHaveLength(1);
-  return out[0]!;
-}
+const text = (file: string) => fixtureText(join(DIR, file));
 
 const load = (file: string) => parseOne(text(file));
-
-function canonical(el: Element): unknown {
-  return {
-    name: el.name,
-    attrs: el.attrs,
-    children: el.children
-      .map((c) => (typeof c === "string" ? c.trim() : canonical(c)))
-      .filter((c) => c !== ""),
-  };
-}
 
 const jingleOf = (file: string) => load(file).getChild("jingle", NS.JINGLE)!;
 
