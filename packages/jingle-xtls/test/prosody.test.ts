@@ -1,20 +1,11 @@
 // The draft's flow through the project's Prosody between two real @xmpp/client
 // connections: romeo@montague.lit and juliet@capulet.lit (two virtual hosts, no s2s).
-import { createHash } from "node:crypto";
-import { fromXmppClient, NS, queryDiscoInfo, xml } from "@xtls/core";
+import { fromXmppClient, NS, queryDiscoInfo } from "@xtls/core";
 import { connectXmppClient, type XmppClient } from "@xtls/test-servers";
+import { srpFirstContactFlow, xmlStreamFlow } from "@xtls/testkit/flows";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { supportsXtls, type XtlsChannel } from "../src/index.js";
-import {
-  identityOf,
-  inbox,
-  JULIET_LINE,
-  openXmlStreamSession,
-  type Party,
-  partyOn,
-  ROMEO_LINE,
-  until,
-} from "./helpers.js";
+import { supportsXtls } from "../src/index.js";
+import { type Party, partyOn } from "./helpers.js";
 
 const clients: XmppClient[] = [];
 let romeo: Party;
@@ -42,47 +33,7 @@ describe("Jingle + XTLS + IBB through Prosody", () => {
   });
 
   it("runs the whole flow, and moves 4 MiB of stanzas through the XML stream intact", async () => {
-    const opened = await openXmlStreamSession(romeo, juliet);
-    expect((opened.session.secured as XtlsChannel).peer.fingerprint).toBe(
-      identityOf("juliet@capulet.lit").fingerprint,
-    );
-    expect((opened.responder.secured as XtlsChannel).peer.fingerprint).toBe(
-      identityOf("romeo@montague.lit").fingerprint,
-    );
-    const atJuliet = inbox(opened.juliet);
-    const atRomeo = inbox(opened.romeo);
-    await opened.romeo.send(xml("message", { type: "chat" }, xml("body", {}, ROMEO_LINE)));
-    await opened.juliet.send(xml("message", { type: "chat" }, xml("body", {}, JULIET_LINE)));
-    await until(() => atJuliet.length === 1 && atRomeo.length === 1);
-    expect(atJuliet[0]?.attrs.from).toBe(romeo.link.jid);
-    expect(atRomeo[0]?.getChildText("body")).toBe(JULIET_LINE);
-    opened.juliet.handle("get", "urn:xmpp:ping", "ping", () => undefined);
-    const pong = await opened.romeo.request(
-      xml("iq", { type: "get" }, xml("ping", { xmlns: "urn:xmpp:ping" })),
-    );
-    expect(pong.attrs.type).toBe("result");
-
-    const sent = createHash("sha256");
-    const chunk = 32 * 1024;
-    let total = 0;
-    let n = 0;
-    while (total < 4 * 1024 * 1024) {
-      const body = createHash("sha512")
-        .update(String(n))
-        .digest("hex")
-        .repeat(chunk / 128);
-      sent.update(body);
-      total += body.length;
-      await opened.romeo.send(xml("message", { id: `bulk${n++}` }, xml("body", {}, body)));
-    }
-    await until(() => atJuliet.length === n + 1, 90_000);
-    const got = createHash("sha256");
-    for (const m of atJuliet.slice(1)) got.update(m.getChildText("body") ?? "");
-    expect(got.digest("hex")).toBe(sent.digest("hex"));
-    expect(atJuliet.slice(1).map((m) => m.attrs.id)).toEqual(Array.from({ length: n }, (_, i) => `bulk${i}`));
-
-    await opened.romeo.close();
-    await Promise.all([opened.session.done, opened.responder.done]);
+    await xmlStreamFlow(romeo, juliet, { bulkTimeoutMs: 90_000 });
   }, 120_000);
 
   it("bootstraps first contact with srp through the server, then the next session needs no password", async () => {
@@ -91,26 +42,6 @@ describe("Jingle + XTLS + IBB through Prosody", () => {
       connectXmppClient({ username: "nurse", domain: "capulet.lit" }),
     ]);
     clients.push(b, n);
-    let asked = 0;
-    const askPassword = async () => {
-      asked++;
-      return "a-plague-on-both-your-houses";
-    };
-    const benvolio = await partyOn(fromXmppClient(b), { security: { askPassword } });
-    const nurse = await partyOn(fromXmppClient(n), { security: { askPassword } });
-    for (let round = 0; round < 2; round++) {
-      const opened = await openXmlStreamSession(benvolio, nurse);
-      const got = inbox(opened.juliet);
-      await opened.romeo.send(
-        xml("message", {}, xml("body", {}, "Here comes the furious Tybalt back again")),
-      );
-      await until(() => got.length === 1);
-      await opened.romeo.close();
-      await Promise.all([opened.session.done, opened.responder.done]);
-    }
-    expect(asked).toBe(2); // once per side, in the first session only
-    expect(await benvolio.trust.entries("nurse@capulet.lit")).toEqual([
-      expect.objectContaining({ fingerprint: identityOf("nurse@capulet.lit").fingerprint, method: "srp" }),
-    ]);
+    await srpFirstContactFlow(fromXmppClient(b), fromXmppClient(n));
   }, 60_000);
 });

@@ -14,8 +14,10 @@ import {
 } from "@xtls/core";
 import { type IbbStream, InBandBytestreams } from "@xtls/ibb";
 import { ejabberd, type XmppClient } from "@xtls/test-servers";
+import { readAll, sha256 } from "@xtls/testkit/streams";
+import { cleanUp, onCleanup } from "@xtls/testkit/support";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { cleanUp, connect, onCleanup, readAll, sha256, until, watchDrops } from "./helpers.js";
+import { connect, until, watchDrops } from "./helpers.js";
 
 const TEST_NS = "urn:example:adapter";
 let romeoClient: XmppClient;

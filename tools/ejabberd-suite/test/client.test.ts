@@ -8,8 +8,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createXtls, type Xtls } from "@xtls/client";
 import { NS } from "@xtls/core";
+import { MiB, sha256 } from "@xtls/testkit/streams";
+import { cleanUp, onCleanup } from "@xtls/testkit/support";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { cleanUp, connect, MiB, onCleanup, sha256, until, watchDrops } from "./helpers.js";
+import { connect, until, watchDrops } from "./helpers.js";
 
 let dir: string;
 

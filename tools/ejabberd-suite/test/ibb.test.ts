@@ -1,12 +1,11 @@
 // In-Band Bytestreams (@xtls/ibb) between two real @xmpp/client connections through
 // ejabberd (romeo@montague.lit and juliet@capulet.lit: two virtual hosts, no s2s).
-
-import { randomBytes } from "node:crypto";
-import { once } from "node:events";
 import { fromXmppClient, NS, queryDiscoInfo, type XmppJsLink } from "@xtls/core";
-import { IbbRefusedError, type IbbStream, InBandBytestreams } from "@xtls/ibb";
+import { IbbRefusedError, InBandBytestreams } from "@xtls/ibb";
+import { ibbFlow } from "@xtls/testkit/flows";
+import { cleanUp, onCleanup } from "@xtls/testkit/support";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { cleanUp, connect, MiB, onCleanup, readAll, sha256, watchDrops } from "./helpers.js";
+import { connect, watchDrops } from "./helpers.js";
 
 let romeoLink: XmppJsLink;
 let julietLink: XmppJsLink;
@@ -26,34 +25,13 @@ beforeAll(async () => {
 
 afterAll(cleanUp);
 
-async function sendAll(stream: IbbStream, data: Buffer): Promise<void> {
-  for (let offset = 0; offset < data.length; offset += 64 * 1024)
-    if (!stream.write(data.subarray(offset, offset + 64 * 1024))) await once(stream, "drain");
-  await stream.close();
-}
-
 describe("XEP-0047 through ejabberd", () => {
   it("advertises http://jabber.org/protocol/ibb to a real peer", async () => {
     expect((await queryDiscoInfo(romeoLink, julietLink.jid)).features).toContain(NS.IBB);
   });
 
   it("4 MiB each way at once over one bytestream, SHA-256 verified", async () => {
-    const incoming = new Promise<IbbStream>((resolve) => juliet.once("stream", resolve));
-    const ours = await romeo.open(julietLink.jid);
-    const theirs = await incoming;
-    expect(theirs.peer).toBe(romeoLink.jid);
-    const toJuliet = randomBytes(4 * MiB);
-    const toRomeo = randomBytes(4 * MiB + 1);
-    const [atJuliet, atRomeo] = await Promise.all([
-      readAll(theirs),
-      readAll(ours),
-      sendAll(ours, toJuliet),
-      sendAll(theirs, toRomeo),
-    ]);
-    expect(sha256(atJuliet)).toBe(sha256(toJuliet));
-    expect(sha256(atRomeo)).toBe(sha256(toRomeo));
-    expect([ours.stanzasOut, theirs.stanzasIn]).toEqual([1024, 1024]);
-    expect([ours.state, theirs.state]).toEqual(["closed", "closed"]);
+    await ibbFlow({ ibb: romeo, link: romeoLink }, { ibb: juliet, link: julietLink });
     expect(drops.map((d) => d.dropped)).toEqual([false, false]);
   }, 60_000);
 

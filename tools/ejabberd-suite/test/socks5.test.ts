@@ -1,24 +1,14 @@
 // SOCKS5 Bytestreams (@xtls/socks5) through ejabberd: its mod_proxy65 (whose streamhost
 // JID carries a resource, e.g. proxy.montague.lit/70306884), direct connections signalled
 // through the server, and Jingle + XTLS over the proxy.
-import { randomBytes } from "node:crypto";
 import { fromXmppClient, NS, queryDiscoInfo, type XmppJsLink } from "@xtls/core";
 import { type S5bNomination, S5bRefusedError, type S5bStream, Socks5Bytestreams } from "@xtls/socks5";
 import { ejabberd } from "@xtls/test-servers";
+import { partyOn, transfer } from "@xtls/testkit/parties";
+import { exchange, MiB } from "@xtls/testkit/streams";
+import { cleanUp, onCleanup } from "@xtls/testkit/support";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  cleanUp,
-  connect,
-  MiB,
-  onCleanup,
-  partyOn,
-  rawTransfer,
-  readAll,
-  readExactly,
-  sha256,
-  until,
-  writeAll,
-} from "./helpers.js";
+import { connect, until } from "./helpers.js";
 
 let romeoLink: XmppJsLink;
 let julietLink: XmppJsLink;
@@ -66,19 +56,7 @@ describe("XEP-0065 through ejabberd", () => {
       host: "127.0.0.1",
       port: ejabberd.proxy65Port,
     });
-    const toJuliet = randomBytes(16 * MiB);
-    const toRomeo = randomBytes(16 * MiB + 1);
-    const [atJuliet, atRomeo] = await Promise.all([
-      readExactly(theirs, toJuliet.length),
-      readExactly(ours, toRomeo.length),
-      writeAll(ours, toJuliet),
-      writeAll(theirs, toRomeo),
-    ]);
-    expect(sha256(atJuliet)).toBe(sha256(toJuliet));
-    expect(sha256(atRomeo)).toBe(sha256(toRomeo));
-    const ended = readAll(theirs);
-    ours.end();
-    expect((await ended).length).toBe(0);
+    await exchange(ours, theirs, 16 * MiB, { halfClose: false });
     ours.destroy();
     theirs.destroy();
   }, 60_000);
@@ -87,16 +65,7 @@ describe("XEP-0065 through ejabberd", () => {
     const ours = await romeo.open(julietLink.jid, { proxies: false });
     const theirs = await nextIncoming();
     expect([ours.mediated, theirs.mediated]).toEqual([false, false]);
-    const toJuliet = randomBytes(16 * MiB);
-    const toRomeo = randomBytes(16 * MiB + 1);
-    const [atJuliet, atRomeo] = await Promise.all([
-      readAll(theirs),
-      readAll(ours),
-      writeAll(ours, toJuliet).then(() => ours.end()),
-      writeAll(theirs, toRomeo).then(() => theirs.end()),
-    ]);
-    expect(sha256(atJuliet)).toBe(sha256(toJuliet));
-    expect(sha256(atRomeo)).toBe(sha256(toRomeo));
+    await exchange(ours, theirs, 16 * MiB);
   }, 60_000);
 
   it("a resource that is not online: ejabberd answers service-unavailable, and open() says so", async () => {
@@ -113,13 +82,13 @@ describe("Jingle + XTLS over S5B through ejabberd's proxy65", () => {
     // Only the servers' proxies, no direct candidates. Both proxies are 127.0.0.1:16000,
     // so Juliet does not re-offer Romeo's host:port (XEP-0260 §2.2): she offers nothing.
     const socks5 = { streamhost: false as const, proxies: "discover" as const };
-    const r = await partyOn(ra, { pins: [jb.jid], socks5 });
-    const j = await partyOn(jb, { pins: [ra.jid], socks5 });
+    const r = await partyOn(ra, { pins: [jb.jid], socks5, rawBytes: true });
+    const j = await partyOn(jb, { pins: [ra.jid], socks5, rawBytes: true });
     const atRomeo: S5bNomination[] = [];
     r.s5b!.on("nominated", (n) => atRomeo.push(n));
     const atJuliet: S5bNomination[] = [];
     j.s5b!.on("nominated", (n) => atJuliet.push(n));
-    const t = await rawTransfer(r, j, 32 * MiB);
+    const t = await transfer(r, j, 32 * MiB, [r.s5b!]);
     const [sent, received] = await Promise.all([t.app.sent, t.theirApp.received]);
     expect(received).toEqual(sent);
     expect(received.bytes).toBe(32 * MiB);
