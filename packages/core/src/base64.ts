@@ -11,8 +11,6 @@ export class Base64Error extends XtlsError {
   }
 }
 
-const ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-const CANONICAL = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 // XML whitespace (SP, TAB, CR, LF): XEP-0047's own examples wrap Base64 over lines.
 const XML_WHITESPACE = /[ \t\r\n]+/g;
 
@@ -34,16 +32,23 @@ export function decodeBase64Strict(text: string, options: DecodeOptions = {}): B
       throw new Base64Error(`${decodedLength} octets exceed the limit of ${options.maxBytes}`);
     }
   }
-  if (!CANONICAL.test(compact)) throw new Base64Error("character outside the alphabet or misplaced '='");
-  // RFC 4648 §3.5: the pad bits of the last group are zero ("AB==" would decode like "AA==";
-  // two texts for one value is exactly what strictness rules out). Found by the fuzz suite.
-  const last = compact.endsWith("==") ? compact.at(-3) : compact.endsWith("=") ? compact.at(-2) : undefined;
-  if (last !== undefined) {
-    const bits = ALPHABET.indexOf(last);
-    if ((compact.endsWith("==") ? bits & 0x0f : bits & 0x03) !== 0)
-      throw new Base64Error("non-zero pad bits");
+  // Canonical means: decoding and encoding again gives the same text. That one test
+  // refuses every character outside the alphabet (Node's decoder skips junk and takes
+  // the URL-safe '-' and '_'), a misplaced '=', and non-zero pad bits (RFC 4648 §3.5:
+  // "AB==" would decode like "AA=="; two texts for one value is exactly what strictness
+  // rules out; found by the fuzz suite). It costs a native encode instead of a regular
+  // expression over the whole text (~2% of a tunnel setup's CPU).
+  const bytes = Buffer.from(compact, "base64");
+  if (bytes.toString("base64") !== compact) {
+    throw new Base64Error(
+      /[^A-Za-z0-9+/=]/.test(compact)
+        ? "character outside the alphabet"
+        : /=[^=]|^=|={3}/.test(compact)
+          ? "misplaced '='"
+          : "non-zero pad bits",
+    );
   }
-  return Buffer.from(compact, "base64");
+  return bytes;
 }
 
 /** Single-line padded Base64, as every XTLS sender emits it. */
