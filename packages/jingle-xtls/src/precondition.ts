@@ -28,8 +28,8 @@ import {
 } from "@xtls/jingle";
 import {
   type ChannelAuth,
-  certificateMatches,
   type Fingerprint,
+  fingerprintMatches,
   type SasAuth,
   type SecureChannel,
   type SrpAuth,
@@ -266,7 +266,10 @@ export class XtlsSecurity implements SecurityMethod {
         signal: ctx.signal,
         handshakeTimeoutMs: this.#options.handshakeTimeoutMs,
       });
-      if (advertised && !certificateMatches(channel.peer.certificateDer, advertised)) {
+      if (
+        advertised &&
+        !fingerprintMatches(channel.peer.certificateDer, channel.peer.fingerprint, advertised)
+      ) {
         channel.destroy();
         throw securityError("the peer's certificate is not the one it announced");
       }

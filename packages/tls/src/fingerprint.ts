@@ -72,9 +72,23 @@ export function tryParseFingerprint(input: string, algo?: string): Fingerprint |
 
 /** Whether the DER certificate has this fingerprint (constant-time on the digest). */
 export function certificateMatches(der: Uint8Array, fingerprint: Fingerprint | string): boolean {
+  return fingerprintMatches(der, undefined, fingerprint);
+}
+
+/**
+ * {@link certificateMatches} for a certificate whose SHA-256 fingerprint was already
+ * computed from that very DER (a handshake hashes its peer's certificate once, not once
+ * per pin compared).
+ */
+export function fingerprintMatches(
+  der: Uint8Array,
+  sha256: string | undefined,
+  fingerprint: Fingerprint | string,
+): boolean {
   const fp = typeof fingerprint === "string" ? tryParseFingerprint(fingerprint) : fingerprint;
   if (!fp) return false;
-  const actual = Buffer.from(fingerprintOf(der, fp.algo), "hex");
+  const hex = fp.algo === "sha-256" && sha256 !== undefined ? sha256 : fingerprintOf(der, fp.algo);
+  const actual = Buffer.from(hex, "hex");
   const expected = Buffer.from(fp.hex, "hex");
   return actual.length === expected.length && timingSafeEqual(actual, expected);
 }

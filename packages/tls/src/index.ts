@@ -40,6 +40,7 @@ export {
   type Fingerprint,
   type FingerprintAlgorithm,
   FingerprintFormatError,
+  fingerprintMatches,
   fingerprintOf,
   formatFingerprint,
   parseFingerprint,

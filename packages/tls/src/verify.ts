@@ -25,7 +25,7 @@ import {
   PeerJidMismatchError,
   UntrustedCertificateError,
 } from "./errors.js";
-import { certificateMatches, fingerprintOf, tryParseFingerprint } from "./fingerprint.js";
+import { fingerprintMatches, fingerprintOf, tryParseFingerprint } from "./fingerprint.js";
 import type { SasAuth } from "./sas.js";
 import type { SrpAuth } from "./srp.js";
 import { type CaPolicy, verifyCaIssued } from "./trust-anchors.js";
@@ -130,13 +130,13 @@ export async function checkPresentedCertificate(
 
   if (advertised !== undefined) {
     const parsed = tryParseFingerprint(advertised);
-    if (!parsed || !certificateMatches(der, parsed)) {
+    if (!parsed || !fingerprintMatches(der, fingerprint, parsed)) {
       throw new AdvertisedFingerprintMismatchError(peerJid, advertised, fingerprint);
     }
   }
 
   const entries = store ? await store.entries(peerBare) : [];
-  if (entries.some((e) => e.state === "revoked" && certificateMatches(der, e.fingerprint))) {
+  if (entries.some((e) => e.state === "revoked" && fingerprintMatches(der, fingerprint, e.fingerprint))) {
     throw new UntrustedCertificateError(peerJid, fingerprint, [], "this certificate has been revoked");
   }
   return { peerBare, fingerprint, xmppAddrs, entries };
@@ -160,8 +160,11 @@ export async function verifyPeerCertificate(input: VerifyInput): Promise<PeerIde
     trust,
   });
 
-  if ((auth.pinned ?? []).some((p) => certificateMatches(der, p))) return identity({ source: "pinned" });
-  const matching = entries.filter((e) => e.state !== "revoked" && certificateMatches(der, e.fingerprint));
+  if ((auth.pinned ?? []).some((p) => fingerprintMatches(der, fingerprint, p)))
+    return identity({ source: "pinned" });
+  const matching = entries.filter(
+    (e) => e.state !== "revoked" && fingerprintMatches(der, fingerprint, e.fingerprint),
+  );
   const trusted = matching.find((e) => e.state === "verified") ?? matching.find((e) => e.state === "tofu");
   if (trusted) return identity({ source: "trust-store", entry: trusted });
 

@@ -7,6 +7,7 @@ import {
   certificateMatches,
   createCertificate,
   createIdentity,
+  fingerprintMatches,
   fingerprintOf,
   formatFingerprint,
   identityFromPem,
@@ -104,5 +105,31 @@ describe("fingerprints", () => {
     await saveIdentity(id, dir);
     const pem = await readFile(join(dir, "cert.pem"), "utf8");
     expect(fingerprintOf(Buffer.from(new X509Certificate(pem).raw))).toBe(id.fingerprint);
+  });
+});
+
+describe("fingerprintMatches (the handshake's SHA-256 computed once)", () => {
+  const romeo = createIdentity("romeo@montague.lit");
+  const juliet = createIdentity("juliet@capulet.lit");
+  const der = romeo.certificateDer;
+  const sha256 = fingerprintOf(der);
+
+  it("agrees with certificateMatches for SHA-256 and SHA-1 pins, in any notation", () => {
+    for (const pin of [
+      romeo.fingerprint,
+      formatFingerprint(romeo.fingerprint),
+      fingerprintOf(der, "sha-1"),
+      parseFingerprint(fingerprintOf(der, "sha-1")),
+      juliet.fingerprint,
+      fingerprintOf(juliet.certificateDer, "sha-1"),
+      "not a fingerprint",
+    ]) {
+      expect(fingerprintMatches(der, sha256, pin)).toBe(certificateMatches(der, pin));
+    }
+  });
+
+  it("a SHA-1 pin is checked against the DER itself, not the SHA-256 it was given", () => {
+    expect(fingerprintMatches(der, sha256, fingerprintOf(der, "sha-1"))).toBe(true);
+    expect(fingerprintMatches(juliet.certificateDer, sha256, fingerprintOf(der, "sha-1"))).toBe(false);
   });
 });
