@@ -14,6 +14,7 @@ import { Duplex } from "node:stream";
 import { finished } from "node:stream/promises";
 import {
   decodeBase64Strict,
+  type FramedStream,
   LinkClosedError,
   StanzaError,
   type StanzaErrorCondition,
@@ -62,12 +63,17 @@ interface HeldAck {
   refuse(error: StanzaError): void;
 }
 
-export class IbbStream extends Duplex {
+export class IbbStream extends Duplex implements FramedStream {
   /** The peer's full JID (normalised). */
   readonly peer: string;
   readonly sid: string;
   /** Largest chunk in raw octets, both directions (XEP-0047 §2.1). */
   #tail: Buffer | undefined;
+  /** A _write is being sent (it owns the tail until its callback). */
+  #writing = false;
+  #flushScheduled = false;
+  /** The held tail follows bulk data: it goes with the next write, or once nothing is in flight. */
+  #tailWaitsForAck = false;
   readonly blockSize: number;
   /** How the peer announced it sends data; our own direction always uses IQs (§4, PROTOCOLS.md §4.6 REC). */
   readonly stanza: IbbStanzaKind;
@@ -106,6 +112,11 @@ export class IbbStream extends Duplex {
     this.window = init.window;
   }
 
+  /** {@link FramedStream}: one block per stanza (TLS sizes its records to fill blocks). */
+  get frameSize(): number {
+    return this.blockSize;
+  }
+
   get state(): IbbStreamState {
     return this.#state;
   }
@@ -129,18 +140,18 @@ export class IbbStream extends Duplex {
   // --- our direction ----------------------------------------------------------------
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
-    this.#send(chunk, chunk.length).then(
+    this.#writing = true;
+    this.#send(chunk).then(
       () => this.#afterWrite(callback),
-      (error: Error) => callback(error),
+      (error: Error) => {
+        this.#writing = false;
+        callback(error);
+      },
     );
   }
 
   override _writev(chunks: Array<{ chunk: Buffer }>, callback: (error?: Error | null) => void): void {
-    const bytes = Buffer.concat(chunks.map((c) => c.chunk));
-    this.#send(bytes, bytes.length).then(
-      () => this.#afterWrite(callback),
-      (error: Error) => callback(error),
-    );
+    this._write(Buffer.concat(chunks.map((c) => c.chunk)), "binary", callback);
   }
 
   override _final(callback: (error?: Error | null) => void): void {
@@ -151,40 +162,73 @@ export class IbbStream extends Duplex {
 
   // A write completes once its chunks are sent within the window, not when they are acked.
   #afterWrite(callback: (error?: Error | null) => void): void {
+    this.#writing = false;
     callback();
+    // After the callback: a writer that goes on (TLS writes its next records from an
+    // immediate queued by that callback) comes first and takes the tail along.
+    if (!this.#tailWaitsForAck) this.#scheduleTailFlush();
     this.#notify(); // writableLength just dropped: a peer's <close/> may be waiting for it
   }
 
   /**
-   * Sends `bytes` as blocks. A last, partial block is held back when more data is already
-   * queued behind this write (Node hands it to us as soon as this write completes), and
-   * sent as the start of the next block: a TLS record of 16 406 octets over blocks of
-   * 16 384 then costs one stanza, not two. Nothing is held when nothing is queued, so a
-   * writer waiting for an answer never waits on us.
+   * Sends `bytes` as blocks. A last, partial block is held back as the start of the next
+   * block. After a write that filled whole blocks (bulk data: TLS writes the records of
+   * each 64 KiB the application writes at once, the last one short), the tail waits for
+   * the next write, or until every block in flight is acknowledged: it cost a stanza of its own every 64 KiB before (25%
+   * more stanzas than plain IBB over 16 KiB blocks, 0.86× its throughput at Prosody's
+   * ceiling). After a small write (a handshake message, a chat line) it goes out on the
+   * next turn of the event loop, so a writer waiting for an answer never waits on an ack.
    */
-  async #send(input: Buffer, queued: number): Promise<void> {
+  async #send(input: Buffer, flush = false): Promise<void> {
     let bytes = input;
     if (this.#tail) {
       bytes = Buffer.concat([this.#tail, input]);
       this.#tail = undefined;
     }
+    let bulk = false;
     for (let offset = 0; offset < bytes.length; offset += this.blockSize) {
       await this.#until(() => this.#inFlight < this.window || this.#state === "closed");
       if (this.#state === "closed") throw this.#closedError();
-      const partial = bytes.length - offset < this.blockSize;
-      if (partial && this.writableLength > queued) {
+      if (!flush && bytes.length - offset < this.blockSize) {
         this.#tail = Buffer.from(bytes.subarray(offset));
+        this.#tailWaitsForAck = bulk && this.#inFlight > 0;
         return;
       }
       this.#sendChunk(bytes.subarray(offset, offset + this.blockSize));
+      bulk = true;
     }
+  }
+
+  #scheduleTailFlush(): void {
+    if (!this.#tail || this.#flushScheduled) return;
+    this.#flushScheduled = true;
+    setImmediate(() =>
+      setImmediate(() => {
+        this.#flushScheduled = false;
+        this.#sendTailNow();
+      }),
+    );
+  }
+
+  // Sends the held tail if nothing else will: no write under way or buffered, and room
+  // in the window now (else the next ack calls this again). Synchronous, so it can never
+  // overtake or be overtaken by a write.
+  #sendTailNow(): void {
+    if (!this.#tail || this.#writing || this.writableLength > 0) return;
+    // After bulk data, Nagle's rule: the short tail waits until the pipe is empty, so
+    // while the window is busy a writer's next records can still join it.
+    if (this.#tailWaitsForAck && this.#inFlight > 0) return;
+    if (this.#state === "closed" || this.destroyed || this.#inFlight >= this.window) return;
+    const tail = this.#tail;
+    this.#tail = undefined;
+    this.#sendChunk(tail);
   }
 
   async #flushTail(): Promise<void> {
     const tail = this.#tail;
     if (!tail) return;
     this.#tail = undefined;
-    await this.#send(tail, 0);
+    await this.#send(tail, true);
   }
 
   #sendChunk(chunk: Buffer): void {
@@ -197,6 +241,7 @@ export class IbbStream extends Duplex {
     this.#init.link.request(iq, { timeoutMs: this.#init.ackTimeoutMs }).then(
       () => {
         this.#inFlight--;
+        this.#sendTailNow();
         this.#notify();
       },
       (error: unknown) => {
@@ -302,7 +347,9 @@ export class IbbStream extends Duplex {
     this.#closedBy = "peer";
     this.#endInput();
     const flushed = this.#until(
-      () => (this.#inFlight === 0 && this.writableLength === 0) || this.#state === "closed",
+      () =>
+        (this.#inFlight === 0 && this.writableLength === 0 && this.#tail === undefined) ||
+        this.#state === "closed",
     );
     flushed.catch(() => {});
     await withDeadline(

@@ -1,6 +1,6 @@
 // Bytes across the embedded router: open, transfer, close, in both directions, with the
 // wire checked against XEP-0047 (seq from 0, one line of Base64, exactly one reply per IQ).
-import { NS, queryDiscoInfo, xml } from "@xtls/core";
+import { LocalRouter, NS, queryDiscoInfo, xml } from "@xtls/core";
 import { afterEach, describe, expect, it } from "vitest";
 import { IbbRefusedError, InBandBytestreams } from "../src/index.js";
 import {
@@ -66,6 +66,37 @@ describe("open, transfer, close", () => {
     ours.write(Buffer.from("wherefore"));
     expect((await got).toString()).toBe("wherefore");
     await Promise.all([readAll(theirs), new Promise<void>((r) => ours.end(r))]);
+  });
+
+  it("bulk writes that end short (TLS's last record of each 64 KiB) cost no extra stanzas while blocks are in flight; the last tail still arrives", async () => {
+    const router = new LocalRouter();
+    const romeo = new InBandBytestreams(router.createLink(ROMEO, { latencyMs: 5 }));
+    const juliet = new InBandBytestreams(router.createLink(JULIET, { latencyMs: 5 }), { accept: () => true });
+    try {
+      const { ours, theirs } = await openPair(romeo, juliet, { window: 8 });
+      const chunks = Array.from({ length: 30 }, () => payload(65_646)); // 4 × 16 406 + 110, as over 16 KiB blocks
+      const total = chunks.reduce((n, c) => n + c.length, 0);
+      const received: Buffer[] = [];
+      let got = 0;
+      const all = new Promise<void>((resolve) =>
+        theirs.on("data", (b: Buffer) => {
+          received.push(b);
+          got += b.length;
+          if (got === total) resolve();
+        }),
+      );
+      for (const c of chunks) {
+        await new Promise<void>((resolve, reject) => ours.write(c, (e) => (e ? reject(e) : resolve())));
+        await new Promise((r) => setImmediate(r)); // the writer's next chunk comes a turn later
+      }
+      // No end(): the last short tail must not wait for one.
+      await all;
+      expect(sha256(Buffer.concat(received))).toBe(sha256(Buffer.concat(chunks)));
+      expect(ours.stanzasOut).toBeLessThanOrEqual(Math.ceil(total / 4096) + 1);
+      await Promise.all([readAll(theirs), new Promise<void>((r) => ours.end(r))]);
+    } finally {
+      router.close();
+    }
   });
 
   it("Juliet sends back over the stream Romeo opened (each direction has its own seq from 0)", async () => {
