@@ -18,7 +18,8 @@ describe("randomId", () => {
   it("draws uniformly: every hex digit appears about as often (no zeroed or reused pool octets)", () => {
     const counts = new Map<string, number>();
     const draws = 4000;
-    for (let i = 0; i < draws; i++) for (const c of randomId(16, "hex")) counts.set(c, (counts.get(c) ?? 0) + 1);
+    for (let i = 0; i < draws; i++)
+      for (const c of randomId(16, "hex")) counts.set(c, (counts.get(c) ?? 0) + 1);
     const expected = (draws * 32) / 16;
     expect(counts.size).toBe(16);
     for (const n of counts.values()) expect(Math.abs(n - expected) / expected).toBeLessThan(0.1);
