@@ -12,11 +12,10 @@
 // .servers/ejabberd/users while holding a lock; the last one to leave stops the server.
 import { execFileSync, spawn } from "node:child_process";
 import { existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import net from "node:net";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { connectXmppClient } from "./clients.js";
-import { alive, sharedServer, sleep } from "./sharing.js";
+import { alive, portOpen, sharedServer, sleep } from "./sharing.js";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const REPO = join(HERE, "..", "..");
@@ -100,17 +99,6 @@ export function ensureEjabberdInstalled() {
   }
   if (!ejabberdInstalled())
     throw new Error(`apt-get finished but ejabberd's Erlang applications are still not found (via ${CTL})`);
-}
-
-function portOpen(port) {
-  return new Promise((resolve) => {
-    const s = net.connect({ host: "127.0.0.1", port });
-    s.once("connect", () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once("error", () => resolve(false));
-  });
 }
 
 const pidFile = () => join(EJABBERD_DIR, "run.pid");

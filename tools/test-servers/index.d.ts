@@ -75,6 +75,8 @@ export function connectEjabberdClient(
 ): Promise<XmppClient>;
 /** Whether `pid` is a running process; a zombie (dead, not yet reaped) counts as gone. */
 export function alive(pid: number): boolean;
+/** Whether something accepts TCP connections on 127.0.0.1:`port`. */
+export function portOpen(port: number): Promise<boolean>;
 
 /** A fenced code block of a README. */
 export interface ReadmeBlock {

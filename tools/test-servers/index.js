@@ -25,5 +25,5 @@ export {
   stopProsody,
 } from "./prosody.js";
 export { ReadmeRunner, readmeBlocks, readmeCommands, readmeRunner, shellWords } from "./readme.js";
-export { alive } from "./sharing.js";
+export { alive, portOpen } from "./sharing.js";
 export { ensureSlixmppInstalled, SYSTEM_PYTHON, slixmppAvailable } from "./slixmpp.js";

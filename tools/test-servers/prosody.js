@@ -6,10 +6,9 @@
 // holding a lock; the last one to leave (or the first to find only dead PIDs) stops it.
 import { execFileSync, spawn } from "node:child_process";
 import { mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import net from "node:net";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { alive, sharedServer, sleep } from "./sharing.js";
+import { alive, portOpen, sharedServer, sleep } from "./sharing.js";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 export const REPO_ROOT = join(HERE, "..", "..");
@@ -57,17 +56,6 @@ export function ensureProsodyInstalled() {
     execFileSync("apt-get", ["install", "-y", "-qq", "prosody"], { stdio: "inherit", env });
   }
   if (!which("prosody")) throw new Error("apt-get finished but `prosody` is still not on PATH");
-}
-
-function portOpen(port) {
-  return new Promise((resolve) => {
-    const s = net.connect({ host: "127.0.0.1", port });
-    s.once("connect", () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once("error", () => resolve(false));
-  });
 }
 
 const pidFile = () => join(PROSODY_DIR, "run.pid");

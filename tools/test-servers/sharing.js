@@ -2,9 +2,22 @@
 // serialises start/stop, and a file per process (named by its PID) counts the users; the
 // last one to leave stops the server. Processes that died are forgotten.
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import net from "node:net";
 import { join } from "node:path";
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** Whether something accepts TCP connections on 127.0.0.1:`port`. */
+export function portOpen(port) {
+  return new Promise((resolve) => {
+    const s = net.connect({ host: "127.0.0.1", port });
+    s.once("connect", () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once("error", () => resolve(false));
+  });
+}
 
 /**
  * Whether `pid` is a running process. A zombie (killed, not yet reaped by its parent) counts

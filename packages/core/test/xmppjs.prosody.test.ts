@@ -139,22 +139,7 @@ describe("xmpp.js adapter through Prosody", () => {
 
 describe("streamManagementSettled", () => {
   it("resolves once XEP-0198 is enabled, after which presence traffic keeps the stream's counts right", async () => {
-    // @ts-expect-error -- @xmpp/client ships no type declarations.
-    const { client } = await import("@xmpp/client");
-    const { prosody } = await import("@xtls/test-servers");
-    const xmpp = client({
-      service: prosody.service,
-      domain: "montague.lit",
-      username: "benvolio",
-      password: prosody.password,
-    });
-    xmpp.reconnect.stop();
-    xmpp.on("error", () => {});
-    let dropped = false;
-    xmpp.on("disconnect", () => {
-      dropped = true;
-    });
-    await xmpp.start();
+    const { xmpp, dropped } = await benvolio();
     await streamManagementSettled(xmpp);
     expect(xmpp.streamManagement.enabled).toBe(true);
     // Initial presence: the server answers with presence stanzas of its own, then asks for acks.
@@ -167,28 +152,12 @@ describe("streamManagementSettled", () => {
       await link.request(xml("iq", { type: "get" }, xml("ping", { xmlns: "urn:xmpp:ping" })));
     await xmpp.send(xml("r", { xmlns: NS.SM }));
     await new Promise((r) => setTimeout(r, 500));
-    expect(dropped).toBe(false);
+    expect(dropped()).toBe(false);
     await xmpp.stop();
   });
 
   it("a link made right after start() holds its stanzas until XEP-0198 is enabled", async () => {
-    // @ts-expect-error -- @xmpp/client ships no type declarations.
-    const { client } = await import("@xmpp/client");
-    const { prosody } = await import("@xtls/test-servers");
-    const xmpp = client({
-      service: prosody.service,
-      domain: "montague.lit",
-      username: "benvolio",
-      password: prosody.password,
-      resource: "early",
-    });
-    xmpp.reconnect.stop();
-    xmpp.on("error", () => {});
-    let dropped = false;
-    xmpp.on("disconnect", () => {
-      dropped = true;
-    });
-    await xmpp.start();
+    const { xmpp, dropped } = await benvolio("early");
     // What the server saw first: every stanza of the link must go out with SM on.
     const smOnWhenSent: boolean[] = [];
     const send = xmpp.send.bind(xmpp);
@@ -202,7 +171,29 @@ describe("streamManagementSettled", () => {
     expect(smOnWhenSent).toHaveLength(20);
     expect(smOnWhenSent.every(Boolean)).toBe(true);
     await new Promise((r) => setTimeout(r, 300));
-    expect(dropped).toBe(false);
+    expect(dropped()).toBe(false);
     await xmpp.stop();
   });
 });
+
+/** A started @xmpp/client for benvolio@montague.lit (start() only: SM not awaited). */
+async function benvolio(resource?: string) {
+  // @ts-expect-error -- @xmpp/client ships no type declarations.
+  const { client } = await import("@xmpp/client");
+  const { prosody } = await import("@xtls/test-servers");
+  const xmpp = client({
+    service: prosody.service,
+    domain: "montague.lit",
+    username: "benvolio",
+    password: prosody.password,
+    ...(resource ? { resource } : {}),
+  });
+  xmpp.reconnect.stop();
+  xmpp.on("error", () => {});
+  let dropped = false;
+  xmpp.on("disconnect", () => {
+    dropped = true;
+  });
+  await xmpp.start();
+  return { xmpp, dropped: () => dropped };
+}
