@@ -5,11 +5,10 @@
 // suite's quick and replay commands.
 import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
-import net from "node:net";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { type ReadmeCommand, readmeCommands } from "../index.js";
+import { portOpen as accepts, type ReadmeCommand, readmeCommands } from "../index.js";
 
 const ROOT = join(import.meta.dirname, "..", "..", "..");
 const tmp = mkdtempSync(join(tmpdir(), "xtls-readme-commands-"));
@@ -37,11 +36,9 @@ const RUN_BY: Record<string, Record<string, string>> = {
     "pnpm --filter @xtls/web-demo start --server xmpp://127.0.0.1:15222": "apps/web/test/start.test.ts",
   },
   "bench/README.md": {
-    "pnpm bench":
-      "not run: every scenario at full size takes minutes on a quiet machine, and it rewrites bench/README.md's table and bench/results/full.json",
+    "pnpm bench": ".ci/run",
     "pnpm bench --quick": ".ci/run",
-    "pnpm bench --only ibb,latency":
-      "not run: it would overwrite the committed bench/results/full.json with a partial run (the same scenarios run in .ci/run's --quick)",
+    "pnpm bench --quick --only latency": "here",
   },
   "tools/ejabberd-suite/README.md": {
     "pnpm --filter @xtls/ejabberd-suite test": "pnpm test",
@@ -135,17 +132,6 @@ function run(words: readonly string[], env: Record<string, string> = {}) {
   });
 }
 
-function accepts(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.connect({ host: "127.0.0.1", port });
-    s.once("connect", () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once("error", () => resolve(false));
-  });
-}
-
 /** The sub-commands a `# or a | b | c` comment names, after the one written out. */
 function alternatives(c: ReadmeCommand): string[] {
   const m = /^or (.+)$/.exec(c.comment ?? "");
@@ -195,6 +181,21 @@ describe("tools/test-servers/README.md, on a private instance (other ports and f
     },
     120_000,
   );
+});
+
+describe("bench/README.md", () => {
+  it("pnpm bench --quick --only latency: runs that scenario, writes its own results file, leaves the others alone", async () => {
+    const results = join(ROOT, "bench", "results");
+    const committed = readFileSync(join(results, "full.json"), "utf8");
+    const partial = join(results, "quick-latency.json");
+    rmSync(partial, { force: true });
+    const r = await run(command("bench/README.md", "pnpm bench --quick --only").words);
+    expect(r.code, r.stderr.slice(-3000)).toBe(0);
+    expect(r.stdout).toMatch(/bench: quick run in \d+ s; targets met \d+\/3; .*quick-latency\.json/);
+    const json = JSON.parse(readFileSync(partial, "utf8"));
+    expect(json.scenarios.map((x: { name: string }) => x.name)).toEqual(["latency"]);
+    expect(readFileSync(join(results, "full.json"), "utf8")).toBe(committed);
+  }, 300_000);
 });
 
 describe("tools/fuzz/README.md", () => {
