@@ -10,6 +10,7 @@ import { ensureChromiumInstalled } from "../apps/web/scripts/chromium.js";
 import { ensureEjabberdInstalled } from "../tools/test-servers/ejabberd.js";
 import { acquireProsody, ensureProsodyInstalled, releaseProsody } from "../tools/test-servers/prosody.js";
 import { ensureSlixmppInstalled } from "../tools/test-servers/slixmpp.js";
+import { checkSecurityTable } from "./security-table.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const bin = (name) => join(root, "node_modules", ".bin", name);
@@ -58,6 +59,15 @@ for (const dir of workspaces) {
   totals.skipped += (r.numPendingTests ?? 0) + (r.numTodoTests ?? 0);
   if ((r.numFailedTests ?? 0) > 0 || r.success === false) failedPackages.push(dir.slice(root.length + 1));
 }
+// SECURITY.md's table: every attack names tests that ran and passed (whole runs only; a
+// filtered run does not run them all).
+if (status === 0 && process.argv.length <= 2) {
+  const security = checkSecurityTable(root);
+  for (const problem of security.problems) console.error(problem);
+  if (security.problems.length > 0) status = 1;
+  else console.log(`SECURITY.md: ${security.rows} attacks, the ${security.refs} tests they name all passed`);
+}
+
 const secs = ((Date.now() - t0) / 1000).toFixed(1);
 const verdict = status === 0 && totals.failed === 0 ? "PASS" : "FAIL";
 console.log(
