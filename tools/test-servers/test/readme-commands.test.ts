@@ -138,12 +138,15 @@ function alternatives(c: ReadmeCommand): string[] {
   return m ? m[1]!.split("|").map((s) => s.trim()) : [];
 }
 
+// Port bases in use while `pnpm test` runs its packages in parallel: 15000 the shared Prosody,
+// 16000 the ejabberd suite, 17000 the fault suite's own Prosody. These private instances take
+// 19000 and 18000, so they never collide with them (17000 did, once, in a fresh-clone CI run).
 describe("tools/test-servers/README.md, on a private instance (other ports and folder)", () => {
   const servers: { start: string; env: Record<string, string>; c2s: number; others: string[] }[] = [
     {
       start: "node tools/test-servers/bin/servers.js start",
-      env: { XTLS_PROSODY_DIR: join(tmp, "prosody"), PROSODY_PORT_BASE: "17000" },
-      c2s: 17222,
+      env: { XTLS_PROSODY_DIR: join(tmp, "prosody"), PROSODY_PORT_BASE: "19000" },
+      c2s: 19222,
       others: ["stop", "status", "install"],
     },
     {
