@@ -283,3 +283,32 @@ describe("StanzaStreamParser: Namespaces in XML 1.0 (found by the fuzz suite)", 
     expect(errors.map((e) => e.condition)).toEqual(["not-well-formed"]);
   });
 });
+
+describe("the stanza size limit counts each stanza, not each write", () => {
+  const header = "<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'>";
+  const message = (n: number) => `<message><body>${"x".repeat(n)}</body></message>`;
+
+  it("one write of many small stanzas, far larger than the limit, is fine", () => {
+    const parser = new StanzaStreamParser({ maxStanzaBytes: 4096, primedHeader: header });
+    const got: string[] = [];
+    parser.on("stanza", (s) => got.push(s.getChildText("body")!));
+    parser.on("error", (e) => got.push(`error: ${e.message}`));
+    const one = message(1000); // ~1 KiB each, 64 KiB in one write
+    parser.write(Buffer.from(one.repeat(64)));
+    expect(got).toHaveLength(64);
+    expect(got.every((b) => b === "x".repeat(1000))).toBe(true);
+  });
+
+  it("a stanza over the limit still fails with policy-violation, in one write or byte by byte", () => {
+    for (const split of [false, true]) {
+      const parser = new StanzaStreamParser({ maxStanzaBytes: 4096, primedHeader: header });
+      const got: string[] = [];
+      parser.on("stanza", () => got.push("stanza"));
+      parser.on("error", (e) => got.push(e.condition));
+      const big = Buffer.from(message(1000) + message(6000) + message(10));
+      if (split) for (const b of big) parser.write(Buffer.from([b]));
+      else parser.write(big);
+      expect(got).toEqual(["stanza", "policy-violation"]);
+    }
+  });
+});

@@ -156,10 +156,9 @@ export class XmlStream extends EventEmitter<XmlStreamEvents> implements XmppLink
     this.#duplex = duplex;
     this.#closeTimeoutMs = options.closeTimeoutMs ?? DEFAULT_CLOSE_TIMEOUT_MS;
     const maxStanzaBytes = options.maxStanzaBytes ?? DEFAULT_MAX_STANZA_BYTES;
-    // Workaround: core's parser adds each write() to the current stanza's size before
-    // parsing it, so one chunk holding many small stanzas (a 64 KiB read) would exceed the
-    // limit. Feeding it slices of a quarter of the limit keeps the count per stanza, with a
-    // slack of one slice.
+    // Input is fed in slices so that feeding stops as soon as the stream is released
+    // mid-chunk. (It also kept core's size count per stanza while core's parser counted
+    // whole writes; it counts per stanza itself now.)
     this.#slice = Math.max(1, Math.min(16 * 1024, Math.floor(maxStanzaBytes / 4)));
     this.#featuresAllowed = options.role === "initiator";
     this.opened = new Promise<void>((resolve, reject) => {
