@@ -14,7 +14,6 @@ export {
 } from "./disco.js";
 export { type DuplexPairOptions, duplexPair } from "./duplex-pair.js";
 export { AbortError, TimeoutError, XtlsError } from "./errors.js";
-export { type FramedStream, frameSizeOf } from "./framed.js";
 export {
   buildIqReply,
   DEFAULT_REQUEST_TIMEOUT_MS,

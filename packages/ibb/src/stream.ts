@@ -14,7 +14,6 @@ import { Duplex } from "node:stream";
 import { finished } from "node:stream/promises";
 import {
   decodeBase64Strict,
-  type FramedStream,
   LinkClosedError,
   StanzaError,
   type StanzaErrorCondition,
@@ -63,7 +62,7 @@ interface HeldAck {
   refuse(error: StanzaError): void;
 }
 
-export class IbbStream extends Duplex implements FramedStream {
+export class IbbStream extends Duplex {
   /** The peer's full JID (normalised). */
   readonly peer: string;
   readonly sid: string;
@@ -110,11 +109,6 @@ export class IbbStream extends Duplex implements FramedStream {
     this.blockSize = init.blockSize;
     this.stanza = init.stanza;
     this.window = init.window;
-  }
-
-  /** {@link FramedStream}: one block per stanza (TLS sizes its records to fill blocks). */
-  get frameSize(): number {
-    return this.blockSize;
   }
 
   get state(): IbbStreamState {
@@ -174,10 +168,11 @@ export class IbbStream extends Duplex implements FramedStream {
    * Sends `bytes` as blocks. A last, partial block is held back as the start of the next
    * block. After a write that filled whole blocks (bulk data: TLS writes the records of
    * each 64 KiB the application writes at once, the last one short), the tail waits for
-   * the next write, or until every block in flight is acknowledged: it cost a stanza of its own every 64 KiB before (25%
-   * more stanzas than plain IBB over 16 KiB blocks, 0.86× its throughput at Prosody's
-   * ceiling). After a small write (a handshake message, a chat line) it goes out on the
-   * next turn of the event loop, so a writer waiting for an answer never waits on an ack.
+   * the next write, or until every block in flight is acknowledged (Nagle's rule): it cost
+   * a stanza of its own every 64 KiB before (25% more stanzas than plain IBB over 16 KiB
+   * blocks, 0.86× its throughput at Prosody's ceiling). After a small write (a handshake
+   * message, a chat line) it goes out on the next turn of the event loop, so a writer
+   * waiting for an answer never waits on an ack.
    */
   async #send(input: Buffer, flush = false): Promise<void> {
     let bytes = input;

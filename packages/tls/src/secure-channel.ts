@@ -23,7 +23,7 @@
 import { randomBytes } from "node:crypto";
 import type { Duplex } from "node:stream";
 import tls, { type TLSSocket } from "node:tls";
-import { type Deadline, deadline, frameSizeOf, XtlsError } from "@xtls/core";
+import { type Deadline, deadline, XtlsError } from "@xtls/core";
 import { assessPeer, type PeerAssessment } from "./assess.js";
 import { AttemptLimiter } from "./attempt-limiter.js";
 import { AuthWire } from "./auth-wire.js";
@@ -488,7 +488,6 @@ export class NodeTlsEngine implements TlsEngine {
       d.dispose();
       socket = result.socket;
       const tlsSocket = result.socket;
-      fitRecordsToFrames(tlsSocket, carrier);
       // Not half-open: answer the peer's close_notify with ours once our queued writes
       // are out (Node's TLSSocket over a JS stream does not do it by itself).
       guard.watch(tlsSocket, () => {
@@ -702,23 +701,6 @@ export class NodeTlsEngine implements TlsEngine {
  */
 function peerCertificateDer(socket: TLSSocket): Buffer | undefined {
   return socket.getPeerX509Certificate?.()?.raw ?? socket.getPeerCertificate(true)?.raw;
-}
-
-/** TLS 1.3 record overhead with the AEAD suites we allow: header 5, content type 1, tag 16. */
-const TLS13_RECORD_OVERHEAD = 22;
-
-/**
- * Over a carrier that sends fixed-size frames (IBB blocks), records sized to fill a
- * frame exactly: a full 16 406-octet record over 16 384-octet blocks left a 22-octet
- * tail per record, a stanza of its own whenever the writer paused (measured: 25% more
- * stanzas per 64 KiB written, 0.86× plain IBB at Prosody's ceiling).
- */
-function fitRecordsToFrames(socket: TLSSocket, carrier: Duplex): void {
-  const frame = frameSizeOf(carrier);
-  if (frame === undefined) return;
-  const fragment = frame - TLS13_RECORD_OVERHEAD;
-  // Node accepts 512…16384; bigger frames already hold a whole record.
-  if (fragment >= 512 && fragment < 16384) socket.setMaxSendFragment(fragment);
 }
 
 /** Idle responder servers kept per engine (each costs an SSL_CTX, a few KiB). */

@@ -311,35 +311,3 @@ describe("the responder's pooled TLS servers", () => {
     }
   });
 });
-
-describe("records sized to the carrier's frames", () => {
-  // A carrier that sends fixed-size frames (an IBB stream's blocks) says so with
-  // `frameSize`; TLS then makes each full record exactly one frame.
-  it("over a carrier with frameSize 4096, every record is at most 4096 octets and bulk records are exactly that", async () => {
-    const { romeo, juliet } = await sides();
-    const [a, b] = duplexPair();
-    Object.defineProperty(a, "frameSize", { value: 4096 });
-    const records: number[] = [];
-    let pending = Buffer.alloc(0);
-    b.on("data", (chunk: Buffer) => {
-      pending = Buffer.concat([pending, chunk]);
-      while (pending.length >= 5) {
-        const length = pending.readUInt16BE(3);
-        if (pending.length < 5 + length) break;
-        records.push(5 + length);
-        pending = pending.subarray(5 + length);
-      }
-    });
-    const [mine, theirs] = await Promise.all([
-      romeo.engine.secure(a, { role: "initiator", localJid: ROMEO, peerJid: JULIET }),
-      juliet.engine.secure(b, { role: "responder", localJid: JULIET, peerJid: ROMEO }),
-    ]);
-    const got = collect(theirs.stream);
-    records.length = 0;
-    mine.stream.end(randomBytes(100_000));
-    expect(await got.done).toBe("end");
-    expect(got.data()).toHaveLength(100_000);
-    expect(Math.max(...records)).toBe(4096);
-    expect(records.filter((n) => n === 4096).length).toBe(Math.floor(100_000 / (4096 - 22)));
-  });
-});
