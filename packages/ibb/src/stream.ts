@@ -175,21 +175,26 @@ export class IbbStream extends Duplex {
    * waiting for an answer never waits on an ack.
    */
   async #send(input: Buffer, flush = false): Promise<void> {
-    let bytes = input;
-    if (this.#tail) {
-      bytes = Buffer.concat([this.#tail, input]);
-      this.#tail = undefined;
-    }
+    // The bytes to send are the held tail followed by `input`; only the first block is
+    // copied (the tail topped up from `input`), not the whole write: this is the per-chunk
+    // path of every bulk transfer.
+    const held = this.#tail;
+    this.#tail = undefined;
+    const h = held?.length ?? 0;
+    const first = held && Buffer.concat([held, input.subarray(0, this.blockSize - h)]);
+    const total = h + input.length;
+    const block = (at: number) =>
+      at === 0 && first ? first : input.subarray(at - h, at - h + this.blockSize);
     let bulk = false;
-    for (let offset = 0; offset < bytes.length; offset += this.blockSize) {
+    for (let at = 0; at < total; at += this.blockSize) {
       await this.#until(() => this.#inFlight < this.window || this.#state === "closed");
       if (this.#state === "closed") throw this.#closedError();
-      if (!flush && bytes.length - offset < this.blockSize) {
-        this.#tail = Buffer.from(bytes.subarray(offset));
+      if (!flush && total - at < this.blockSize) {
+        this.#tail = at === 0 && first ? first : Buffer.from(block(at));
         this.#tailWaitsForAck = bulk && this.#inFlight > 0;
         return;
       }
-      this.#sendChunk(bytes.subarray(offset, offset + this.blockSize));
+      this.#sendChunk(block(at));
       bulk = true;
     }
   }
