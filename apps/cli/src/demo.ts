@@ -16,7 +16,6 @@ import {
   LocalRouter,
   NS,
   queryDiscoInfo,
-  streamManagementSettled,
   type XmppLink,
   xml,
 } from "@xtls/core";
@@ -481,8 +480,7 @@ async function serverSides(server: NonNullable<DemoOptions["server"]>, onWire: O
     });
     c.reconnect.stop();
     c.on("error", () => {});
-    await c.start();
-    await streamManagementSettled(c as never);
+    await c.start(); // the links made below hold their stanzas until XEP-0198 settles
     return c;
   };
   const [rc, jc] = await Promise.all([connect(server.romeo), connect(server.juliet)]);

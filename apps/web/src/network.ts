@@ -2,7 +2,7 @@
  * The XMPP network Romeo and Juliet are on: the embedded in-process router by default
  * (no server needed), or a real XMPP server through @xmpp/client.
  */
-import { fromXmppClient, LocalRouter, streamManagementSettled, type XmppLink } from "@xtls/core";
+import { fromXmppClient, LocalRouter, type XmppLink } from "@xtls/core";
 
 export interface Account {
   /** A bare JID (a resource is chosen) or a full JID. */
@@ -71,8 +71,7 @@ export async function serverNetwork(options: ServerOptions): Promise<Network> {
     });
     xmpp.reconnect.stop();
     xmpp.on("error", () => {}); // surfaced by start() or by the link closing
-    await xmpp.start();
-    await streamManagementSettled(xmpp as never);
+    await xmpp.start(); // the links hold their stanzas until XEP-0198 settles
     return xmpp;
   };
   const started = await Promise.allSettled([

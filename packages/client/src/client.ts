@@ -8,14 +8,7 @@
  */
 import { EventEmitter } from "node:events";
 import { join } from "node:path";
-import {
-  bareJid,
-  fromXmppClient,
-  queryDiscoInfo,
-  streamManagementSettled,
-  type XmppJsClient,
-  type XmppLink,
-} from "@xtls/core";
+import { bareJid, fromXmppClient, queryDiscoInfo, type XmppJsClient, type XmppLink } from "@xtls/core";
 import {
   FileTransferApplication,
   FileTransferService,
@@ -284,10 +277,7 @@ export async function createXtls(
 ): Promise<Xtls> {
   let link: XmppLink;
   if (isXmppLink(connection)) link = connection;
-  else {
-    await streamManagementSettled(connection);
-    link = fromXmppClient(connection);
-  }
+  else link = fromXmppClient(connection); // its sends wait for XEP-0198 to settle
   if (!link.jid) throw new Error("the XMPP connection is not online yet: start() it first");
   const bare = bareJid(link.jid);
   const identity =
