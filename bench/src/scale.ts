@@ -8,7 +8,7 @@ import { duplexPair, LocalRouter } from "@xtls/core";
 import type { JingleSession } from "@xtls/jingle";
 import type { BenchContext, Row, ScenarioResult } from "./context.js";
 import { acceptRaw, identityOf, party, RawSession } from "./parties.js";
-import { gc, sleep } from "./stats.js";
+import { gc, type Summary, sleep, summarize } from "./stats.js";
 
 const ROMEO = "romeo@montague.lit/orchard";
 const JULIET = "juliet@capulet.lit/balcony";
@@ -25,7 +25,7 @@ export async function scaleScenario(ctx: BenchContext): Promise<ScenarioResult> 
     details[String(n)] = r;
     measured.push([n, r]);
     ctx.log(
-      `scale: ${n} tunnels: ${r.setupsPerCpuSecond.toFixed(0)} setups/CPU-s, ${r.setupsPerSecond.toFixed(0)} setups/s, ${r.heapPerTunnelKiB.toFixed(1)} KiB heap per idle tunnel`,
+      `scale: ${n} tunnels: ${r.setupsPerCpuSecondRuns.median.toFixed(0)} setups/CPU-s (median of ${RUNS} rounds), ${r.setupsPerSecond.toFixed(0)} setups/s, ${r.heapPerTunnelKiB.toFixed(1)} KiB heap per idle tunnel`,
     );
   }
   // Baselines, same run: what the TLS handshakes alone cost, without any XMPP. The
@@ -38,32 +38,38 @@ export async function scaleScenario(ctx: BenchContext): Promise<ScenarioResult> 
   const engine = await engineHandshakes(handshakes);
   details.baselines = { nodeTls, engine };
   ctx.log(
-    `scale: TLS handshakes alone ${nodeTls.toFixed(0)}/CPU-s, through NodeTlsEngine ${engine.toFixed(0)}/CPU-s`,
+    `scale: TLS handshakes alone ${nodeTls.median.toFixed(0)}/CPU-s, through NodeTlsEngine ${engine.median.toFixed(0)}/CPU-s`,
   );
   rows.push({
     scenario: "scale",
     case: `baseline: Node TLS 1.3 handshakes alone (mutual ECDSA P-256 certificates, in-memory carriers, ${handshakes}), per CPU-second`,
     metric: "handshakes/s per core",
-    value: nodeTls,
+    value: nodeTls.median,
+    spreadPct: nodeTls.spreadPct,
+    runs: nodeTls.runs,
   });
   rows.push({
     scenario: "scale",
     case: "baseline: the same through NodeTlsEngine (fingerprint, XmppAddr and trust checks, deadlines), no XMPP",
     metric: "handshakes/s per core",
-    value: engine,
-    baseline: { name: "Node TLS alone", value: nodeTls },
-    ratio: engine / nodeTls,
+    value: engine.median,
+    spreadPct: engine.spreadPct,
+    runs: engine.runs,
+    baseline: { name: "Node TLS alone", value: nodeTls.median },
+    ratio: engine.median / nodeTls.median,
   });
   for (const [n, r] of measured) {
     rows.push({
       scenario: "scale",
       case: `${n} concurrent tunnels: full setups (Jingle + IBB open + TLS 1.3 mutual auth) per CPU-second`,
       metric: "setups/s per core",
-      value: r.setupsPerCpuSecond,
-      baseline: { name: "Node TLS handshakes alone", value: nodeTls },
-      ratio: r.setupsPerCpuSecond / nodeTls,
+      value: r.setupsPerCpuSecondRuns.median,
+      spreadPct: r.setupsPerCpuSecondRuns.spreadPct,
+      runs: r.setupsPerCpuSecondRuns.runs,
+      baseline: { name: "Node TLS handshakes alone", value: nodeTls.median },
+      ratio: r.setupsPerCpuSecondRuns.median / nodeTls.median,
       target: "≥ 300 setups/s per core",
-      met: r.setupsPerCpuSecond >= 300,
+      met: r.setupsPerCpuSecondRuns.median >= 300,
     });
     rows.push({
       scenario: "scale",
@@ -85,31 +91,52 @@ export async function scaleScenario(ctx: BenchContext): Promise<ScenarioResult> 
 
 const R = "romeo@montague.lit/orchard";
 const J = "juliet@capulet.lit/balcony";
+/** Each rate is measured in this many consecutive rounds: median and spread over them. */
+const RUNS = 5;
 
-/** Handshakes per CPU-second of `one`, 64 at a time, after a warm-up of 100. */
-async function perCpuSecond(n: number, one: () => Promise<() => void>): Promise<number> {
-  const closers: (() => void)[] = [];
-  const batch = async (count: number) => {
+/**
+ * Runs `total` operations, `parallel` at a time, in {@link RUNS} consecutive rounds of
+ * `total / RUNS` (a round starts when the previous one is done); returns the operations per
+ * CPU-second of each round, summarised.
+ */
+async function roundsPerCpuSecond(
+  total: number,
+  parallel: number,
+  one: () => Promise<void>,
+): Promise<Summary> {
+  const per = Math.max(1, Math.floor(total / RUNS));
+  const rates: number[] = [];
+  for (let round = 0; round < RUNS; round++) {
+    const cpu0 = process.cpuUsage();
     let next = 0;
     const worker = async () => {
-      while (next < count) {
+      while (next < per) {
         next++;
-        closers.push(await one());
+        await one();
       }
     };
-    await Promise.all(Array.from({ length: 64 }, worker));
+    await Promise.all(Array.from({ length: Math.min(parallel, per) }, worker));
+    const cpu = process.cpuUsage(cpu0);
+    rates.push(per / ((cpu.user + cpu.system) / 1e6));
+  }
+  return summarize(rates);
+}
+
+/** Handshakes per CPU-second of `one`, 64 at a time, after a warm-up of 100. */
+async function perCpuSecond(n: number, one: () => Promise<() => void>): Promise<Summary> {
+  const closers: (() => void)[] = [];
+  const each = async () => {
+    closers.push(await one());
   };
-  await batch(100);
-  const cpu0 = process.cpuUsage();
-  await batch(n);
-  const cpu = process.cpuUsage(cpu0);
+  await roundsPerCpuSecond(100, 64, each);
+  const rates = await roundsPerCpuSecond(n, 64, each);
   for (const close of closers) close();
   await sleep(50);
-  return n / ((cpu.user + cpu.system) / 1e6);
+  return rates;
 }
 
 /** Node's TLS alone: the same certificates and options, one server context, no checks. */
-function rawTlsHandshakes(n: number): Promise<number> {
+function rawTlsHandshakes(n: number): Promise<Summary> {
   const romeo = identityOf(R);
   const juliet = identityOf(J);
   const clientContext = tls.createSecureContext({
@@ -171,24 +198,18 @@ async function run(n: number, ctx: BenchContext) {
   const heap0 = process.memoryUsage().heapUsed;
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
-  const inFlight = 64;
-  let next = 0;
   let up = 0;
-  const worker = async () => {
-    while (next < n) {
-      next++;
-      const app = new RawSession();
-      const session = romeo.manager.initiate(JULIET, {
-        application: app,
-        transports: [romeo.transport],
-        security: romeo.security,
-      });
-      ours.push({ session, app });
-      await app.stream;
-      if (++up % 1000 === 0) ctx.log(`scale: ${up}/${n} up`);
-    }
-  };
-  await Promise.all(Array.from({ length: inFlight }, worker));
+  const rates = await roundsPerCpuSecond(n, 64, async () => {
+    const app = new RawSession();
+    const session = romeo.manager.initiate(JULIET, {
+      application: app,
+      transports: [romeo.transport],
+      security: romeo.security,
+    });
+    ours.push({ session, app });
+    await app.stream;
+    if (++up % 1000 === 0) ctx.log(`scale: ${up}/${n} up`);
+  });
   await Promise.all(theirs.map((a) => a.stream));
   const ms = performance.now() - t0;
   const cpu = process.cpuUsage(cpu0);
@@ -204,6 +225,7 @@ async function run(n: number, ctx: BenchContext) {
     cpuSeconds,
     setupsPerSecond: n / (ms / 1000),
     setupsPerCpuSecond: n / cpuSeconds,
+    setupsPerCpuSecondRuns: rates,
     heapBeforeMiB: heap0 / 2 ** 20,
     heapAfterMiB: heap1 / 2 ** 20,
     heapPerTunnelKiB: (heap1 - heap0) / n / 1024,
@@ -217,7 +239,7 @@ async function run(n: number, ctx: BenchContext) {
 }
 
 /** The same handshakes through NodeTlsEngine.secure (what a tunnel runs), no XMPP. */
-async function engineHandshakes(n: number): Promise<number> {
+async function engineHandshakes(n: number): Promise<Summary> {
   const romeo = await party(new LocalRouter().createLink(R), { pins: [J] });
   const juliet = await party(new LocalRouter().createLink(J), { pins: [R] });
   return perCpuSecond(n, async () => {
