@@ -14,8 +14,7 @@ import type {
   Socks5BytestreamsOptions,
 } from "../src/index.js";
 
-// identityOf: also for ../bench/tls-carrier.run.ts.
-export { identityOf, transfer } from "@xtls/testkit/parties";
+export { transfer } from "@xtls/testkit/parties";
 
 export interface Party extends XtlsParty {
   readonly socks5: Socks5Bytestreams;
