@@ -1,5 +1,5 @@
 /**
- * `pnpm bench [--quick] [--only ibb,latency,scale,modeq]`: runs the scenarios, prints a
+ * `pnpm bench [--quick] [--only ibb,latency,scale,modeq,parser]`: runs the scenarios, prints a
  * table, writes `bench/results/<full|quick>.json`, and (full runs) refreshes the table in
  * `bench/README.md` between its markers. Every number that has a target is a ratio against
  * a baseline measured in the same process run, or an absolute target from the issue.
@@ -21,6 +21,7 @@ import type { BenchContext, Row, ScenarioResult } from "./context.js";
 import { ibbScenario } from "./ibb.js";
 import { latencyScenario } from "./latency.js";
 import { modeQScenario } from "./modeq.js";
+import { parserScenario } from "./parser.js";
 import { s5bScenario } from "./s5b.js";
 import { scaleScenario } from "./scale.js";
 import { fmt } from "./stats.js";
@@ -32,6 +33,7 @@ const SCENARIOS: Record<string, (ctx: BenchContext) => Promise<ScenarioResult>> 
   ibb: ibbScenario,
   modeq: modeQScenario,
   scale: scaleScenario,
+  parser: parserScenario,
 };
 
 const args = process.argv.slice(2);

@@ -102,6 +102,8 @@ export class StanzaStreamParser extends EventEmitter<StanzaStreamEvents> {
   readonly #scanner: RestrictedXmlScanner;
   readonly #primed: boolean;
   #sinceBoundary = 0;
+  /** Scanner output waiting for the end of the run it ends in (see #hand). */
+  readonly #held: string[] = [];
   #failed: XmlStreamError | undefined;
   #ended = false;
 
@@ -127,7 +129,7 @@ export class StanzaStreamParser extends EventEmitter<StanzaStreamEvents> {
     });
     this.#parser.on("error", (err: Error) => this.#fail(new XmlStreamError("not-well-formed", err.message)));
     // The synthetic header goes through the scanner too, which then knows the root is open.
-    if (options.primedHeader !== undefined) this.#parser.write(this.#scanner.scan(options.primedHeader));
+    if (options.primedHeader !== undefined) this.#hand(this.#scanner.scan(options.primedHeader));
   }
 
   /** The first error, once the stream has failed (no more events after it). */
@@ -167,12 +169,35 @@ export class StanzaStreamParser extends EventEmitter<StanzaStreamEvents> {
       }
       const out = this.#scanner.scan(piece);
       if (this.#failed || out.length === 0) continue;
-      try {
-        this.#parser.write(out);
-      } catch (err) {
-        // The scanner has checked every reference ltx unescapes; kept as a safety net.
-        this.#fail(new XmlStreamError("restricted-xml", err instanceof Error ? err.message : String(err)));
-      }
+      this.#hand(out);
+    }
+  }
+
+  /**
+   * Hands the scanner's output to ltx, except for a run of text or of an attribute value
+   * still open at its end: that waits here until the run's end arrives (see
+   * `RestrictedXmlScanner.openRun`: ltx is quadratic in an unfinished run). Nothing
+   * that completes a stanza ever waits; what waits counts against the stanza size limit
+   * like everything else.
+   */
+  #hand(out: string): void {
+    const run = this.#scanner.openRun;
+    if (run === -1) {
+      this.#held.push(out);
+      return;
+    }
+    let ready = run === undefined ? out : out.slice(0, run);
+    if (this.#held.length > 0) {
+      ready = this.#held.join("") + ready;
+      this.#held.length = 0;
+    }
+    if (run !== undefined && run < out.length) this.#held.push(out.slice(run));
+    if (ready.length === 0) return;
+    try {
+      this.#parser.write(ready);
+    } catch (err) {
+      // The scanner has checked every reference ltx unescapes; kept as a safety net.
+      this.#fail(new XmlStreamError("restricted-xml", err instanceof Error ? err.message : String(err)));
     }
   }
 
