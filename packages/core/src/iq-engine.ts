@@ -51,7 +51,8 @@ export class IqEngine {
   readonly #handlers = new Map<string, IqHandler>();
   readonly #pending = new Map<string, Pending>();
   readonly #options: IqEngineOptions;
-  #closed: Error | undefined;
+  /** Set by `close()`: the error later requests fail with, made on first use. */
+  #closed: (() => Error) | undefined;
 
   constructor(options: IqEngineOptions) {
     this.#options = options;
@@ -76,7 +77,7 @@ export class IqEngine {
   }
 
   async request(iq: Element, options: RequestOptions = {}): Promise<Element> {
-    if (this.#closed) throw this.#closed;
+    if (this.#closed) throw this.#closed();
     const type = iq.attrs.type;
     if (type !== "get" && type !== "set")
       throw new TypeError(`request() needs an IQ get or set, not type=${type}`);
@@ -217,18 +218,29 @@ export class IqEngine {
     }
   }
 
-  /** Rejects every pending request (the connection dropped; it may come back). */
-  failPending(error: Error): void {
+  /**
+   * Rejects every pending request (the connection dropped; it may come back). `error` may
+   * be a function that makes it: it is called only if a request is pending (an Error's
+   * stack trace costs more than the rest of closing an idle link).
+   */
+  failPending(error: Error | (() => Error)): void {
+    if (this.#pending.size === 0) return;
+    const reason = typeof error === "function" ? error() : error;
     for (const [id, pending] of this.#pending) {
       this.#pending.delete(id);
-      pending.reject(error);
+      pending.reject(reason);
     }
   }
 
-  /** Rejects every pending request; later requests fail at once. */
-  close(error: Error): void {
-    this.#closed = error;
-    this.failPending(error);
+  /** Rejects every pending request; later requests fail at once (`error` as for `failPending`). */
+  close(error: Error | (() => Error)): void {
+    let made: Error | undefined = typeof error === "function" ? undefined : error;
+    const reason = () => {
+      made ??= (error as () => Error)();
+      return made;
+    };
+    this.#closed = reason;
+    this.failPending(reason);
   }
 }
 

@@ -419,7 +419,7 @@ export class LocalLink extends LinkBase {
     if (this.#closed) return;
     this.#closed = true;
     this.#router.detach(this);
-    this.engine.close(new LinkClosedError(this.jid, error));
+    this.engine.close(() => new LinkClosedError(this.jid, error));
     this.fireClose(error, true);
   }
 }

@@ -151,7 +151,8 @@ export class Socks5Bytestreams extends EventEmitter<Socks5BytestreamsEvents> {
   readonly #busy = new Set<string>();
   readonly #streams = new Set<S5bStream>();
   readonly #unsubscribe: Unsubscribe[];
-  readonly #abort = new AbortController();
+  /** Aborts every connection attempt when the service closes; made on first use. */
+  #abort: AbortController | undefined;
   #closed = false;
 
   constructor(link: XmppLink, options: Socks5BytestreamsOptions = {}) {
@@ -176,7 +177,7 @@ export class Socks5Bytestreams extends EventEmitter<Socks5BytestreamsEvents> {
     }
     this.#unsubscribe = [
       link.handle("set", NS.S5B, "query", (iq) => this.#onQuery(iq)),
-      link.onClose(() => this.#rejectExpected(new S5bClosedError("the XMPP connection closed"))),
+      link.onClose(() => this.#rejectExpected(() => new S5bClosedError("the XMPP connection closed"))),
       link.disco.addFeature(NS.S5B),
     ];
   }
@@ -394,8 +395,8 @@ export class Socks5Bytestreams extends EventEmitter<Socks5BytestreamsEvents> {
     options: { signal?: AbortSignal; timeoutMs?: number } = {},
   ): Promise<PendingConnection> {
     const signal = options.signal
-      ? AbortSignal.any([options.signal, this.#abort.signal])
-      : this.#abort.signal;
+      ? AbortSignal.any([options.signal, this.#closeSignal()])
+      : this.#closeSignal();
     return connectStreamhost(streamhost, hash, {
       timeoutMs: options.timeoutMs ?? this.connectTimeoutMs,
       signal,
@@ -430,8 +431,9 @@ export class Socks5Bytestreams extends EventEmitter<Socks5BytestreamsEvents> {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    this.#abort.abort(new S5bClosedError("the SOCKS5 Bytestreams service was closed"));
-    this.#rejectExpected(new S5bClosedError("the SOCKS5 Bytestreams service was closed"));
+    const closed = () => new S5bClosedError("the SOCKS5 Bytestreams service was closed");
+    this.#abort?.abort(closed());
+    this.#rejectExpected(closed);
     for (const unsubscribe of this.#unsubscribe.splice(0)) unsubscribe();
     if (this.#ownsListener) await this.listener?.close();
     for (const stream of this.#streams) stream.destroy();
@@ -487,7 +489,8 @@ export class Socks5Bytestreams extends EventEmitter<Socks5BytestreamsEvents> {
       // PROTOCOLS.md §5.5: try the streamhosts in document order (staggered, first wins).
       const race = new ConnectionRace(
         query.streamhosts,
-        (host, signal) => this.connect(host, hash, { signal: AbortSignal.any([signal, this.#abort.signal]) }),
+        (host, signal) =>
+          this.connect(host, hash, { signal: AbortSignal.any([signal, this.#closeSignal()]) }),
         this.staggerMs,
       );
       const winner = await race.result;
@@ -561,11 +564,22 @@ export class Socks5Bytestreams extends EventEmitter<Socks5BytestreamsEvents> {
     return undefined;
   }
 
-  #rejectExpected(error: Error): void {
+  /** `error` is made only if an `expect()` is waiting (its stack trace is not free). */
+  #rejectExpected(makeError: () => Error): void {
+    if (this.#expected.size === 0) return;
+    const error = makeError();
     for (const [key, waiting] of [...this.#expected]) {
       this.#expected.delete(key);
       waiting.reject(error);
     }
+  }
+
+  #closeSignal(): AbortSignal {
+    if (!this.#abort) {
+      this.#abort = new AbortController();
+      if (this.#closed) this.#abort.abort(new S5bClosedError("the SOCKS5 Bytestreams service was closed"));
+    }
+    return this.#abort.signal;
   }
 
   #assertOpen(): void {
