@@ -106,9 +106,9 @@ describe("LocalRouter: IQ semantics", () => {
     await expect(romeo.request(xml("iq", { type: "get", to: JULIET }))).rejects.toSatisfy((e) =>
       StanzaError.is(e, "bad-request"),
     );
-    await new Promise((r) => setTimeout(r, 20));
-    const fromJuliet = seen.filter((e) => e.from === JULIET);
-    expect(fromJuliet.map((e) => e.stanza.attrs.type)).toEqual(["result", "error", "error"]);
+    await expect
+      .poll(() => seen.filter((e) => e.from === JULIET).map((e) => e.stanza.attrs.type))
+      .toEqual(["result", "error", "error"]);
   });
 
   it("ignores a reply with the right id from the wrong JID (a third party cannot answer for the peer)", async () => {
@@ -123,8 +123,7 @@ describe("LocalRouter: IQ semantics", () => {
       if (e.stanza.attrs.type === "get") id = e.stanza.attrs.id ?? "";
     });
     const pending = romeo.request(ping(JULIET));
-    await new Promise((r) => setTimeout(r, 5));
-    expect(id).not.toBe("");
+    await expect.poll(() => id).not.toBe("");
     await mallory.send(
       xml("iq", { type: "result", id, to: ROMEO }, xml("answer", { xmlns: TEST_NS }, "forged")),
     );
@@ -175,7 +174,7 @@ describe("LocalRouter: messages, order and hooks", () => {
       romeo.latencyMs = i % 2 === 0 ? 8 : 0; // alternating delays must not reorder
       await romeo.send(xml("message", { to: JULIET, id: String(i) }));
     }
-    await new Promise((r) => setTimeout(r, 60));
+    await expect.poll(() => got.length).toBe(20);
     expect(got.map((s) => s.attrs.id)).toEqual(Array.from({ length: 20 }, (_, i) => String(i)));
   });
 
@@ -220,12 +219,12 @@ describe("LocalRouter: messages, order and hooks", () => {
       );
     });
     await romeo.send(xml("message", { to: JULIET }, xml("body", {}, "hello")));
-    await new Promise((r) => setTimeout(r, 10));
-    expect(atJuliet.map((s) => [s.attrs.from, s.getChildText("body")])).toEqual([[ROMEO, "hello (relayed)"]]);
+    await expect
+      .poll(() => atJuliet.map((s) => [s.attrs.from, s.getChildText("body")]))
+      .toEqual([[ROMEO, "hello (relayed)"]]);
     mitm.remove();
     await romeo.send(xml("message", { to: JULIET }, xml("body", {}, "direct")));
-    await new Promise((r) => setTimeout(r, 10));
-    expect(atJuliet.at(-1)?.getChildText("body")).toBe("direct");
+    await expect.poll(() => atJuliet.map((s) => s.getChildText("body"))).toEqual(["hello (relayed)", "direct"]);
   });
 
   it("injects stanzas with a forged 'from' (a compromised server)", async () => {
@@ -247,7 +246,7 @@ describe("LocalRouter: messages, order and hooks", () => {
     );
     const errors = collect(romeo);
     await romeo.send(xml("message", { to: "nurse@capulet.lit/x", id: "m1" }, xml("body", {}, "anyone?")));
-    await new Promise((r) => setTimeout(r, 5));
+    await expect.poll(() => errors.length).toBe(1);
     expect(errors[0]?.attrs.type).toBe("error");
     expect(StanzaError.fromStanza(errors[0]!).condition).toBe("service-unavailable");
   });
