@@ -224,7 +224,9 @@ describe("LocalRouter: messages, order and hooks", () => {
       .toEqual([[ROMEO, "hello (relayed)"]]);
     mitm.remove();
     await romeo.send(xml("message", { to: JULIET }, xml("body", {}, "direct")));
-    await expect.poll(() => atJuliet.map((s) => s.getChildText("body"))).toEqual(["hello (relayed)", "direct"]);
+    await expect
+      .poll(() => atJuliet.map((s) => s.getChildText("body")))
+      .toEqual(["hello (relayed)", "direct"]);
   });
 
   it("injects stanzas with a forged 'from' (a compromised server)", async () => {
