@@ -46,13 +46,14 @@ const MAX_LABEL_OCTETS = 63;
  * nothing valid compared equal to a real JID. An IP-literal ("[::1]") has no labels; an
  * IPv4 address ("127.0.0.1") passes as four labels.
  */
-function checkLabels(input: string, domain: string): void {
-  if (domain.startsWith("[") && domain.endsWith("]")) return;
+function labelProblem(domain: string): string | undefined {
+  if (domain.startsWith("[") && domain.endsWith("]")) return undefined;
   for (const label of domain.split(".")) {
-    if (label.length === 0) throw new JidError(input, "empty label in domainpart");
+    if (label.length === 0) return "empty label in domainpart";
     if (aLabelOctets(label) > MAX_LABEL_OCTETS)
-      throw new JidError(input, `domainpart label longer than ${MAX_LABEL_OCTETS} octets`);
+      return `domainpart label longer than ${MAX_LABEL_OCTETS} octets`;
   }
+  return undefined;
 }
 
 /** The length of a label's A-label form ("xn--" + Punycode, RFC 3492) in octets. */
@@ -121,26 +122,37 @@ const parsed = new Map<string, Jid>();
 const MAX_CACHED = 4096;
 
 export function parseJid(input: string): Jid {
+  const jid = parseOrWhy(input);
+  if (typeof jid === "string") throw new JidError(String(input), jid);
+  return jid;
+}
+
+// The parsed JID, or why the input is not one. Not throwing: `tryParseJid` runs on every
+// address a peer sends, and an exception (its stack trace) per malformed one was most of
+// the cost of refusing it.
+function parseOrWhy(input: string): Jid | string {
   const cached = parsed.get(input);
   if (cached) return cached;
-  const jid = Object.freeze(parseUncached(input));
+  const jid = parseUncached(input);
+  if (typeof jid === "string") return jid;
+  Object.freeze(jid);
   if (parsed.size >= MAX_CACHED) parsed.clear();
   parsed.set(input, jid);
   return jid;
 }
 
-function parseUncached(input: string): Jid {
-  if (typeof input !== "string" || input.length === 0) throw new JidError(String(input), "empty");
+function parseUncached(input: string): Jid | string {
+  if (typeof input !== "string" || input.length === 0) return "empty";
   const slash = input.indexOf("/");
   const head = slash === -1 ? input : input.slice(0, slash);
   const resourceRaw = slash === -1 ? "" : input.slice(slash + 1);
-  if (slash !== -1 && resourceRaw.length === 0) throw new JidError(input, "empty resourcepart");
+  if (slash !== -1 && resourceRaw.length === 0) return "empty resourcepart";
   const at = head.indexOf("@");
   const localRaw = at === -1 ? "" : head.slice(0, at);
   const domainRaw = at === -1 ? head : head.slice(at + 1);
-  if (at !== -1 && localRaw.length === 0) throw new JidError(input, "empty localpart");
-  if (domainRaw.length === 0) throw new JidError(input, "empty domainpart");
-  if (domainRaw.includes("@")) throw new JidError(input, "more than one '@' before the resource");
+  if (at !== -1 && localRaw.length === 0) return "empty localpart";
+  if (domainRaw.length === 0) return "empty domainpart";
+  if (domainRaw.includes("@")) return "more than one '@' before the resource";
 
   // Case mapping before NFC, as PRECIS orders them: the other way round is not idempotent,
   // because lowercasing can leave a string that NFC composes further ("Ώ\u0345" → "ώ\u0345"
@@ -153,19 +165,20 @@ function parseUncached(input: string): Jid {
     .toLowerCase()
     .normalize("NFC");
   const resource = resourceRaw.normalize("NFC");
-  if (LOCAL_FORBIDDEN.test(local)) throw new JidError(input, "forbidden character in localpart");
-  if (domain.length === 0) throw new JidError(input, "empty domainpart");
-  if (/[\s/@]/u.test(domain)) throw new JidError(input, "invalid domainpart");
+  if (LOCAL_FORBIDDEN.test(local)) return "forbidden character in localpart";
+  if (domain.length === 0) return "empty domainpart";
+  if (/[\s/@]/u.test(domain)) return "invalid domainpart";
   for (const [name, part] of [
     ["localpart", local],
     ["domainpart", domain],
     ["resourcepart", resource],
   ] as const) {
-    if (partBytes(part) > MAX_PART_BYTES) throw new JidError(input, `${name} longer than 1023 octets`);
+    if (partBytes(part) > MAX_PART_BYTES) return `${name} longer than 1023 octets`;
   }
-  checkLabels(input, domain);
+  const labels = labelProblem(domain);
+  if (labels !== undefined) return labels;
   // biome-ignore lint/suspicious/noControlCharactersInRegex: rejecting control characters is the point.
-  if (/[\u0000-\u001f\u007f]/u.test(input)) throw new JidError(input, "control character");
+  if (/[\u0000-\u001f\u007f]/u.test(input)) return "control character";
 
   const bare = local ? `${local}@${domain}` : domain;
   return { local, domain, resource, bare, full: resource ? `${bare}/${resource}` : bare };
@@ -174,11 +187,8 @@ function parseUncached(input: string): Jid {
 /** The normalised form of a JID, or `undefined` when it is malformed. */
 export function tryParseJid(input: string | undefined): Jid | undefined {
   if (input === undefined) return undefined;
-  try {
-    return parseJid(input);
-  } catch {
-    return undefined;
-  }
+  const jid = parseOrWhy(input);
+  return typeof jid === "string" ? undefined : jid;
 }
 
 /** Normalised full form (`a@b/c`); throws {@link JidError}. */
