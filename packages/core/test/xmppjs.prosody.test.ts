@@ -113,8 +113,7 @@ describe("xmpp.js adapter through Prosody", () => {
       sends.push(romeo.send(xml("message", { to: juliet.jid, type: "normal" }, xml("body", {}, String(i)))));
     await Promise.all(sends);
     await romeo.request(xml("iq", { type: "get", to: juliet.jid }, xml("ask", { xmlns: TEST_NS })));
-    await new Promise((r) => setTimeout(r, 50));
-    expect(sm.outbound_q.length).toBeLessThan(200);
+    await expect.poll(() => sm.outbound_q.length).toBeLessThan(200);
   });
 
   it("rejects pending requests and notifies onClose when the connection goes away", async () => {

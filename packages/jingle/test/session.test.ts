@@ -425,8 +425,7 @@ describe("default answers (XEP-0166 §6.3, §7.2, §10)", () => {
       contents: [{ creator: "responder", name: "video" }],
     });
     expect(await send(JULIET, ROMEO, s, add)).toBe("result");
-    await new Promise((r) => setTimeout(r, 20));
-    expect(s.wire.actions()).toContain("R:content-reject(unsupported-applications)");
+    await expect.poll(() => s.wire.actions()).toContain("R:content-reject(unsupported-applications)");
     await s.session.terminate();
   });
 
