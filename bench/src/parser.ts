@@ -138,5 +138,5 @@ export async function parserScenario(ctx: BenchContext): Promise<ScenarioResult>
       ratio: parsed.median / ltxReads.median,
     });
   }
-  return { name: "parser", title: "6 parser", rows, details };
+  return { name: "parser", title: "Parser", rows, details };
 }
