@@ -337,6 +337,35 @@ describe("long text and attribute values (ltx rescanned an unfinished run at eve
     }
   });
 
+  // The attack: a peer sends a long text or attribute value in many reads to make every
+  // read cost time quadratic in its length (CPU exhaustion; a 1 MiB body took 160 ms at
+  // 6 MB/s). Work is counted, not timed: ltx searches the rest of its input for the end of
+  // a run with String.prototype.indexOf, once per character of a run cut off by a read.
+  it("a long body or attribute value in many reads costs a search per read, not per character", () => {
+    const big = "x".repeat(512 * 1024);
+    for (const wire of [`<message><body>${big}</body></message>`, `<message id='${big}'/>`]) {
+      const bytes = Buffer.from(wire);
+      const chunks: Uint8Array[] = [];
+      for (let i = 0; i < bytes.length; i += 16 * 1024) chunks.push(bytes.subarray(i, i + 16 * 1024));
+      const indexOf = String.prototype.indexOf;
+      let searches = 0;
+      String.prototype.indexOf = function (this: string, ...args: Parameters<string["indexOf"]>) {
+        searches++;
+        return indexOf.apply(this, args);
+      };
+      let result: ReturnType<typeof parse>;
+      try {
+        result = parse(chunks);
+      } finally {
+        String.prototype.indexOf = indexOf;
+      }
+      expect(result.errors).toEqual([]);
+      expect(result.stanzas).toHaveLength(1);
+      // 32 reads: a few searches each. Handing ltx each cut-off run made it 500 000 and more.
+      expect(searches).toBeLessThan(1000);
+    }
+  });
+
   it("never holds back a stanza: each is delivered on the write that ends it", () => {
     const parser = new StanzaStreamParser({ primedHeader: CLIENT_STREAM_HEADER });
     const got: string[] = [];
