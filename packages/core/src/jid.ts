@@ -8,6 +8,7 @@
  * JIDs that a server treats as the same compare equal here. Normalising is idempotent:
  * the normal form of a JID parses to itself.
  */
+import { isIPv6 } from "node:net";
 import { XtlsError } from "./errors.js";
 
 export class JidError extends XtlsError {
@@ -47,7 +48,16 @@ const MAX_LABEL_OCTETS = 63;
  * IPv4 address ("127.0.0.1") passes as four labels.
  */
 function labelProblem(domain: string): string | undefined {
-  if (domain.startsWith("[") && domain.endsWith("]")) return undefined;
+  if (domain.startsWith("[") && domain.endsWith("]")) {
+    // RFC 7622 §3.2 / RFC 3986 §3.2.2: an IP-literal holds an IPv6 address. Before
+    // (reported by the fuzz work), anything in brackets passed, so "[not-an-address]" was a
+    // domain a JID could name and compare equal to.
+    const address = domain.slice(1, -1);
+    return isIPv6(address) && !address.includes("%")
+      ? undefined
+      : "an IP-literal that is not an IPv6 address";
+  }
+  if (domain.includes("[") || domain.includes("]")) return "'[' or ']' outside an IP-literal";
   for (const label of domain.split(".")) {
     if (label.length === 0) return "empty label in domainpart";
     if (aLabelOctets(label) > MAX_LABEL_OCTETS)

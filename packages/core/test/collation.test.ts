@@ -91,6 +91,12 @@ describe("JIDs", () => {
     ["a@.", "empty domainpart"],
     [`${"x".repeat(64)}.lit`, "longer than 63 octets"],
     [`${"é".repeat(60)}.lit`, "longer than 63 octets"],
+    // RFC 7622 §3.2 / RFC 3986 §3.2.2: brackets hold an IPv6 address, and nothing else.
+    ["a@[not-an-address]", "not an IPv6 address"],
+    ["a@[127.0.0.1]/r", "not an IPv6 address"],
+    ["[fe80::1%eth0]", "not an IPv6 address"],
+    ["a@capu[let].lit", "outside an IP-literal"],
+    ["a@[::1", "outside an IP-literal"],
   ])("rejects the domainpart of %j (%s)", (input, why) => {
     expect(() => parseJid(input)).toThrow(JidError);
     expect(() => parseJid(input)).toThrow(why);
@@ -101,6 +107,7 @@ describe("JIDs", () => {
     ["Juliet@Capulet.LIT./Balcony", "juliet@capulet.lit/Balcony"],
     ["[::1]", "[::1]"],
     ["a@[::1]./r", "a@[::1]/r"],
+    ["[2001:DB8::1]", "[2001:db8::1]"],
     ["127.0.0.1", "127.0.0.1"],
     [`${"x".repeat(63)}.lit`, `${"x".repeat(63)}.lit`],
     // 80 octets in UTF-8, but its A-label (what the 63-octet limit is about) is shorter.
