@@ -114,7 +114,7 @@ describe("JIDs", () => {
     );
   });
 
-  // Regression (found by this suite, fixed in core/src/jid.ts, checkLabels): only one
+  // Regression (found by this suite, fixed in core/src/jid.ts, labelProblem): only one
   // trailing dot of the domain was removed, so "a@b.." parsed to "a@b." whose own normal
   // form is "a@b", and ".." parsed to "." which does not parse at all. Minimal
   // counterexample: "..". Now a domainpart with an empty label is refused.
