@@ -87,7 +87,9 @@ export {
   xml,
 } from "./xml.js";
 export {
+  type ChunkParser,
   fromXmppClient,
+  holdToTagEnd,
   SM_ACK_EVERY,
   streamManagementSettled,
   type XmppJsClient,

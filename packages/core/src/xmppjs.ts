@@ -1,8 +1,9 @@
 /**
  * The xmpp.js adapter: turns an `@xmpp/client` 0.14 client into an {@link XmppLink},
- * using only its public surfaces (`send`, `middleware`, `jid`, `socket`, events).
+ * using its public surfaces (`send`, `middleware`, `jid`, `socket`, events) and, for one
+ * fix (linear parsing, below), its stream parser.
  *
- * Two xmpp.js quirks are dealt with here (../shared/PEERS.md):
+ * The xmpp.js quirks dealt with here (../shared/PEERS.md):
  *
  * - **Nagle.** xmpp.js never sets TCP no-delay, which caps one-in-flight IQs at ~22/s.
  *   We set it on every (re)connected socket.
@@ -19,6 +20,12 @@
  *   XEP-0198 is enabled; stanzas sent in that window made Prosody close the stream
  *   ("Client acknowledged more stanzas than sent by server"). Our sends wait for
  *   {@link streamManagementSettled} after every `online`.
+ * - **Quadratic parsing.** xmpp.js hands each read to ltx, which looks for the end of a
+ *   text or attribute value again at every character of one the read cuts off: a Base64
+ *   `<data/>` of a 16 KiB IBB block parses at 25 MB/s in 16 KiB reads (230 in one piece),
+ *   and a peer's large message body costs CPU quadratic in its size. With
+ *   {@link XmppJsLinkOptions.linearParsing} (default on) the parser is handed each read
+ *   only up to its last `>`; the rest waits for the next read (see {@link holdToTagEnd}).
  */
 import type { DiscoIdentity } from "./disco.js";
 import { type IqReply, LinkClosedError } from "./iq-engine.js";
@@ -50,6 +57,67 @@ export interface XmppJsLinkOptions {
   identity?: DiscoIdentity;
   /** Set TCP no-delay on the client's socket (default true). */
   noDelay?: boolean;
+  /**
+   * Hand xmpp.js's parser each read only up to its last `>` (default true): parsing stays
+   * linear in what the server sends (see the file comment). It reaches into xmpp.js 0.14's
+   * connection (`parser`, `_attachParser`); a client without them is left as it is.
+   */
+  linearParsing?: boolean;
+}
+
+/** What {@link holdToTagEnd} needs of a parser: xmpp.js's `Parser` has it. */
+export interface ChunkParser {
+  write(data: string): void;
+}
+
+const HELD = Symbol("xtls.holdToTagEnd");
+
+/**
+ * Makes `parser.write` pass on each chunk only up to its last `>`, holding the rest until
+ * a later chunk has one. Nothing a `>` completes (a start tag, an end tag, a stanza) is
+ * ever held, so events come when they did; what is held is the text or the part of a tag
+ * that the chunk cut off, which ltx would otherwise search again at every character
+ * (quadratic). Held pieces are joined once, when their `>` arrives. Idempotent.
+ */
+export function holdToTagEnd(parser: ChunkParser): void {
+  const marked = parser as ChunkParser & { [HELD]?: true };
+  if (marked[HELD]) return;
+  marked[HELD] = true;
+  const write = parser.write.bind(parser);
+  const held: string[] = [];
+  parser.write = (data: string) => {
+    const cut = data.lastIndexOf(">") + 1;
+    if (cut === 0) {
+      if (data.length > 0) held.push(data);
+      return;
+    }
+    let ready = cut === data.length ? data : data.slice(0, cut);
+    if (held.length > 0) {
+      held.push(ready);
+      ready = held.join("");
+      held.length = 0;
+    }
+    if (cut < data.length) held.push(data.slice(cut));
+    write(ready);
+  };
+}
+
+/** The xmpp.js 0.14 connection internals linear parsing uses (both may be absent). */
+interface ParserInternals {
+  parser?: ChunkParser | null;
+  _attachParser?: (parser: ChunkParser) => unknown;
+}
+
+function parseLinearly(client: XmppJsClient): void {
+  const c = client as XmppJsClient & ParserInternals;
+  // The parser of the stream open now, and every one a later stream (reconnect) gets.
+  if (c.parser) holdToTagEnd(c.parser);
+  const attach = c._attachParser;
+  if (typeof attach !== "function") return;
+  c._attachParser = function (this: unknown, parser: ChunkParser) {
+    holdToTagEnd(parser);
+    return attach.call(this, parser);
+  };
 }
 
 export class XmppJsLink extends LinkBase {
@@ -64,6 +132,7 @@ export class XmppJsLink extends LinkBase {
     super(options.identity);
     this.client = client;
     this.#noDelay = options.noDelay ?? true;
+    if (options.linearParsing ?? true) parseLinearly(client);
     this.#online = client.jid != null;
     this.#settled = this.#online ? streamManagementSettled(client) : Promise.resolve();
     client.middleware.use((ctx, next) => this.#incoming(ctx.stanza, next));

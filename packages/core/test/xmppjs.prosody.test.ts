@@ -136,6 +136,44 @@ describe("xmpp.js adapter through Prosody", () => {
   });
 });
 
+describe("parsing what the server sends", () => {
+  // The attack: a peer sends a large body; xmpp.js's ltx searches again for the end of the
+  // text at every character a read cut off, quadratic in the body. Work is counted (the
+  // searches while the message arrives), not timed.
+  it("a large message body through Prosody costs a search per read, not per character", async () => {
+    const body = "A".repeat(200 * 1024);
+    const received = async (linearParsing: boolean) => {
+      const client = await connectXmppClient({ username: "romeo", domain: "montague.lit" });
+      try {
+        const link = fromXmppClient(client, { linearParsing });
+        const got: string[] = [];
+        link.onStanza((s) => {
+          const text = s.getChildText("body");
+          if (text) got.push(text);
+        });
+        const indexOf = String.prototype.indexOf;
+        let searches = 0;
+        String.prototype.indexOf = function (this: string, ...args: Parameters<string["indexOf"]>) {
+          searches++;
+          return indexOf.apply(this, args);
+        };
+        try {
+          await juliet.send(xml("message", { to: link.jid, type: "chat" }, xml("body", {}, body)));
+          await expect.poll(() => got.length, { timeout: 10_000 }).toBe(1);
+        } finally {
+          String.prototype.indexOf = indexOf;
+        }
+        expect(got[0]).toBe(body);
+        return searches;
+      } finally {
+        await client.stop().catch(() => {});
+      }
+    };
+    expect(await received(false)).toBeGreaterThan(20_000); // xmpp.js alone: the attack works
+    expect(await received(true)).toBeLessThan(5_000);
+  });
+});
+
 describe("streamManagementSettled", () => {
   it("resolves once XEP-0198 is enabled, after which presence traffic keeps the stream's counts right", async () => {
     const { xmpp, dropped } = await benvolio();
