@@ -78,6 +78,12 @@ const HELD = Symbol("xtls.holdToTagEnd");
  * ever held, so events come when they did; what is held is the text or the part of a tag
  * that the chunk cut off, which ltx would otherwise search again at every character
  * (quadratic). Held pieces are joined once, when their `>` arrives. Idempotent.
+ *
+ * It is exact for a stream whose text and attribute values carry no raw `>`, which is what
+ * servers send (Prosody escapes `>` in both): the last `>` of a read then always ends a tag.
+ * A raw `>` inside a long text is still correct, only slower (ltx again, from that `>` on).
+ * Peer input that no server re-serialised goes through `StanzaStreamParser`, whose scanner
+ * knows exactly where an unfinished run begins.
  */
 export function holdToTagEnd(parser: ChunkParser): void {
   const marked = parser as ChunkParser & { [HELD]?: true };

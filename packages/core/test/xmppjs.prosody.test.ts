@@ -11,6 +11,7 @@ import {
   type XmppJsLink,
   xml,
 } from "../src/index.js";
+import { countSearches } from "./searches.js";
 
 const TEST_NS = "urn:example:adapter";
 let romeoClient: XmppClient;
@@ -151,18 +152,10 @@ describe("parsing what the server sends", () => {
           const text = s.getChildText("body");
           if (text) got.push(text);
         });
-        const indexOf = String.prototype.indexOf;
-        let searches = 0;
-        String.prototype.indexOf = function (this: string, ...args: Parameters<string["indexOf"]>) {
-          searches++;
-          return indexOf.apply(this, args);
-        };
-        try {
+        const searches = await countSearches(async () => {
           await juliet.send(xml("message", { to: link.jid, type: "chat" }, xml("body", {}, body)));
           await expect.poll(() => got.length, { timeout: 10_000 }).toBe(1);
-        } finally {
-          String.prototype.indexOf = indexOf;
-        }
+        });
         expect(got[0]).toBe(body);
         return searches;
       } finally {
