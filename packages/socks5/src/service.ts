@@ -134,6 +134,9 @@ function fullJid(peer: string): string {
   return jid.full;
 }
 
+/** What every operation on a closed service fails with. */
+const serviceClosed = () => new S5bClosedError("the SOCKS5 Bytestreams service was closed");
+
 export class Socks5Bytestreams extends EventEmitter<Socks5BytestreamsEvents> {
   readonly link: XmppLink;
   /** Our direct streamhost, if any. */
@@ -431,9 +434,8 @@ export class Socks5Bytestreams extends EventEmitter<Socks5BytestreamsEvents> {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    const closed = () => new S5bClosedError("the SOCKS5 Bytestreams service was closed");
-    this.#abort?.abort(closed());
-    this.#rejectExpected(closed);
+    this.#abort?.abort(serviceClosed());
+    this.#rejectExpected(serviceClosed);
     for (const unsubscribe of this.#unsubscribe.splice(0)) unsubscribe();
     if (this.#ownsListener) await this.listener?.close();
     for (const stream of this.#streams) stream.destroy();
@@ -510,7 +512,7 @@ export class Socks5Bytestreams extends EventEmitter<Socks5BytestreamsEvents> {
       if (this.#closed || waiting?.settled) {
         // Closed meanwhile, or expect() timed out or was aborted: nobody would read it.
         winner.connection.destroy();
-        waiting?.reject(new S5bClosedError("the SOCKS5 Bytestreams service was closed"));
+        waiting?.reject(serviceClosed());
         throw new StanzaError("not-acceptable", { type: "modify", text: "SOCKS5 Bytestream declined" });
       }
       // Opened in the same turn as our answer: bytes that came before it were dropped,
@@ -577,12 +579,12 @@ export class Socks5Bytestreams extends EventEmitter<Socks5BytestreamsEvents> {
   #closeSignal(): AbortSignal {
     if (!this.#abort) {
       this.#abort = new AbortController();
-      if (this.#closed) this.#abort.abort(new S5bClosedError("the SOCKS5 Bytestreams service was closed"));
+      if (this.#closed) this.#abort.abort(serviceClosed());
     }
     return this.#abort.signal;
   }
 
   #assertOpen(): void {
-    if (this.#closed) throw new S5bClosedError("the SOCKS5 Bytestreams service was closed");
+    if (this.#closed) throw serviceClosed();
   }
 }
