@@ -95,6 +95,21 @@ function rate(runs: number, wire: Buffer, stanzas: number, parse: (wire: Buffer)
   return summarize(samples);
 }
 
+/** A row of MB/s, with its ratio to a baseline of the same run when there is one. */
+function row(what: string, s: Summary, baseline?: [name: string, value: Summary]): Row {
+  return {
+    scenario: "parser",
+    case: what,
+    metric: "MB/s",
+    value: s.median,
+    spreadPct: s.spreadPct,
+    runs: s.runs,
+    ...(baseline
+      ? { baseline: { name: baseline[0], value: baseline[1].median }, ratio: s.median / baseline[1].median }
+      : {}),
+  };
+}
+
 export async function parserScenario(ctx: BenchContext): Promise<ScenarioResult> {
   const runs = ctx.quick ? 3 : 5;
   const size = ctx.quick ? MiB / 4 : MiB;
@@ -109,34 +124,14 @@ export async function parserScenario(ctx: BenchContext): Promise<ScenarioResult>
     ctx.log(
       `parser: ${shape.name}: ${parsed.median.toFixed(0)} MB/s (ltx alone: ${ltxReads.median.toFixed(1)} in the same reads, ${whole.median.toFixed(0)} in one string)`,
     );
-    rows.push({
-      scenario: "parser",
-      case: `baseline: ltx alone (no checks), ${shape.name}, in one string`,
-      metric: "MB/s",
-      value: whole.median,
-      spreadPct: whole.spreadPct,
-      runs: whole.runs,
-    });
-    rows.push({
-      scenario: "parser",
-      case: `baseline: ltx alone, the same in 64 KiB reads`,
-      metric: "MB/s",
-      value: ltxReads.median,
-      spreadPct: ltxReads.spreadPct,
-      runs: ltxReads.runs,
-      baseline: { name: "ltx, one string", value: whole.median },
-      ratio: ltxReads.median / whole.median,
-    });
-    rows.push({
-      scenario: "parser",
-      case: `StanzaStreamParser (UTF-8, restricted XML, limits), the same in 64 KiB reads`,
-      metric: "MB/s",
-      value: parsed.median,
-      spreadPct: parsed.spreadPct,
-      runs: parsed.runs,
-      baseline: { name: "ltx alone, same reads", value: ltxReads.median },
-      ratio: parsed.median / ltxReads.median,
-    });
+    rows.push(
+      row(`baseline: ltx alone (no checks), ${shape.name}, in one string`, whole),
+      row("baseline: ltx alone, the same in 64 KiB reads", ltxReads, ["ltx, one string", whole]),
+      row("StanzaStreamParser (UTF-8, restricted XML, limits), the same in 64 KiB reads", parsed, [
+        "ltx alone, same reads",
+        ltxReads,
+      ]),
+    );
   }
   return { name: "parser", title: "Parser", rows, details };
 }
