@@ -1,4 +1,5 @@
-export { connectXmppClient } from "./clients.js";
+export { connectXmppClient, startWithin } from "./clients.js";
+export { deadlines } from "./deadlines.js";
 export {
   acquireEjabberd,
   connectEjabberdClient,
@@ -12,6 +13,7 @@ export {
   startEjabberd,
   stopEjabberd,
 } from "./ejabberd.js";
+export { startCommand } from "./processes.js";
 export {
   acquireProsody,
   ensureProsodyInstalled,

@@ -10,10 +10,12 @@
 // compiles every block of the README in one TypeScript program with the package's tsconfig,
 // so a README that drifts from the API fails even where nothing runs it.
 // readmeCommands(file) lists the commands of the ```sh blocks, with their README lines.
+
 import { mkdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from "node:fs";
 import { basename, dirname, join, relative, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { format } from "node:util";
+import { deadlines } from "./deadlines.js";
 
 const FENCE = /^(\s*)(`{3,}|~{3,})\s*([\w+-]*)[^\n]*$/;
 
@@ -118,7 +120,7 @@ export function readmeRunner(options) {
 }
 
 export class ReadmeRunner {
-  constructor({ readme, dir, lang = "ts", timeoutMs = 20_000, settleMs = 5_000 }) {
+  constructor({ readme, dir, lang = "ts", timeoutMs = deadlines.exampleMs, settleMs = 5_000 }) {
     this.readme = resolve(readme);
     this.dir = resolve(dir ?? dirname(this.readme));
     this.timeoutMs = timeoutMs;

@@ -83,7 +83,7 @@ it("the README example runs: a first-contact chat and a verified file, then the 
   cleanups.push(() => xmpp.stop());
 
   await chat.send("Shall I compare thee to a summer's day?");
-  for (let i = 0; i < 200 && received.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+  await expect.poll(() => received.length).toBeGreaterThan(0);
   expect(received).toEqual(["Shall I compare thee to a summer's day?"]);
   expect(await readFile("./inbox/sonnet.txt", "utf8")).toBe("Shall I compare thee to a summer's day?\n");
   expect(chat.peerIdentity?.trust.source).toBe("srp");

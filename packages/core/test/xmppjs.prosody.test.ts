@@ -89,8 +89,7 @@ describe("xmpp.js adapter through Prosody", () => {
 
   it("keeps XEP-0198 counts right: every reply to our requests is counted (xmpp.js's iqCaller misses them)", async () => {
     const sm = romeoClient.streamManagement;
-    for (let i = 0; i < 50 && !sm.enabled; i++) await new Promise((r) => setTimeout(r, 20));
-    expect(sm.enabled).toBe(true);
+    await expect.poll(() => sm.enabled).toBe(true);
     const N = 300;
     let before = sm.inbound;
     for (let i = 0; i < N; i++) {

@@ -1,5 +1,5 @@
 // Every shell command shown in a README of the repository is run by a test, by `.ci/run`, or
-// by `pnpm test` (scripts/test.mjs: turbo runs every package's `test` script) — or says here
+// by `pnpm test` (scripts/test.mjs runs every package's `test` script) — or says here
 // why not. The commands that no other test runs are run here: this package's server scripts
 // (on private ports and folders, so the shared test servers are untouched) and the fuzz
 // suite's quick and replay commands.
@@ -81,7 +81,7 @@ describe("every command of every README", () => {
     if (by === ".ci/run") {
       expect(readFileSync(join(ROOT, ".ci", "run"), "utf8")).toContain(command);
     } else if (by === "pnpm test") {
-      // scripts/test.mjs runs `turbo run test`: the package's test script.
+      // scripts/test.mjs runs every package's `test` script.
       expect(words.slice(0, 2)).toEqual(["pnpm", "--filter"]);
       expect(words.slice(3)).toEqual(["test"]);
       const pkg = readdirSync(join(ROOT, "tools"))
