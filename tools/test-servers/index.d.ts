@@ -184,7 +184,9 @@ export interface StartedCommand {
   /** Resolves with the exit code (null when killed by a signal). */
   readonly done: Promise<number | null>;
   /** Resolves once stdout or stderr contains `text`; rejects with both outputs on exit or deadline. */
-  waitFor(text: string, ms?: number): Promise<void>;
+  waitFor(text: string | RegExp, ms?: number): Promise<void>;
+  /** Sends `signal` (default SIGTERM) unless it exited, and waits for the exit. */
+  kill(signal?: NodeJS.Signals): Promise<void>;
   /** The exit code, or a rejection with both outputs when it does not exit within `ms`. */
   exited(ms?: number): Promise<number | null>;
   /** Both outputs, for a failure message. */

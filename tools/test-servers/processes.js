@@ -7,9 +7,10 @@ import { deadlines } from "./deadlines.js";
 const tail = (text, max = 4000) => (text.length > max ? `…${text.slice(-max)}` : text);
 
 /**
- * Spawns `command` with `args`; `stdin` (when given) is written and closed. The result's
- * `waitFor(text)` resolves once stdout or stderr contains `text`, and rejects, with both
- * outputs, when the command exits first or the deadline passes.
+ * Spawns `command` with `args`; `stdin` (when given) is written and closed (an empty string is
+ * a closed, empty input, so a prompt reads end of input); undefined leaves it open. The
+ * result's `waitFor(text)` resolves once stdout or stderr contains `text` (a string or a
+ * RegExp), and rejects, with both outputs, when the command exits first or the deadline passes.
  */
 export function startCommand(command, args, { env, cwd, stdin, label } = {}) {
   const child = spawn(command, args, { env, cwd, stdio: ["pipe", "pipe", "pipe"] });
@@ -36,12 +37,18 @@ export function startCommand(command, args, { env, cwd, stdin, label } = {}) {
       resolve(code);
     }),
   );
+  child.stdin.on("error", () => {}); // a command that exits before reading its input
   if (stdin !== undefined) child.stdin.end(stdin);
   const seen = () => `\n--- stdout of ${name}:\n${tail(out)}\n--- stderr:\n${tail(err)}`;
   const waitFor = (text, ms = deadlines.outputMs) =>
     new Promise((resolve, reject) => {
       const check = () => {
-        if (out.includes(text) || err.includes(text)) finish(resolve);
+        if (
+          typeof text === "string"
+            ? out.includes(text) || err.includes(text)
+            : text.test(out) || text.test(err)
+        )
+          finish(resolve);
         else if (exit !== undefined)
           finish(reject, new Error(`exited (${exit}) before printing "${text}"${seen()}`));
       };
@@ -67,5 +74,9 @@ export function startCommand(command, args, { env, cwd, stdin, label } = {}) {
         resolve(code);
       });
     });
-  return { child, stdout: () => out, stderr: () => err, done, waitFor, exited, seen };
+  const kill = async (signal = "SIGTERM") => {
+    if (exit === undefined) child.kill(signal);
+    await done;
+  };
+  return { child, stdout: () => out, stderr: () => err, done, waitFor, exited, kill, seen };
 }
