@@ -101,7 +101,22 @@ interface XmppClient {
 export interface Connected {
   readonly xtls: Xtls;
   readonly client: XmppClient;
+  /**
+   * Rejects with a {@link ConnectionError} when the connection to the server goes away
+   * (the server stopped or died, the network dropped it, a stream error) before
+   * `close()`; never resolves. Commands race their waits against it, so every way the
+   * server can go away ends them with exit code 5 and one line.
+   */
+  readonly lost: Promise<never>;
+  /** Whether {@link lost} has rejected. */
+  readonly isLost: () => boolean;
   close(): Promise<void>;
+}
+
+/** Options of {@link connect}. */
+export interface ConnectOptions {
+  /** The one-time password for first contacts, when the user gave it up front. */
+  readonly otp?: string;
 }
 
 /** Connects the account and wires XTLS with the terminal's prompts. */
@@ -111,6 +126,7 @@ export async function connect(
   style: Style,
   err: NodeJS.WritableStream,
   env: NodeJS.ProcessEnv,
+  options: ConnectOptions = {},
 ): Promise<Connected> {
   // @ts-expect-error -- @xmpp/client ships no type declarations; the shape used is XmppClient above.
   const { client } = (await import("@xmpp/client")) as unknown as {
@@ -125,7 +141,10 @@ export async function connect(
     resource: account.resource,
   });
   xmpp.reconnect.stop();
-  xmpp.on("error", () => {});
+  let lastError: Error | undefined;
+  xmpp.on("error", (error: Error) => {
+    lastError = error;
+  });
   try {
     await xmpp.start();
   } catch (error) {
@@ -133,9 +152,27 @@ export async function connect(
       `cannot log in to ${account.server} as ${account.jid}: ${(error as Error).message}`,
     );
   }
+  let closing = false;
+  let isLost = false;
+  let loseConnection!: (error: ConnectionError) => void;
+  const lost = new Promise<never>((_, reject) => {
+    loseConnection = reject;
+  });
+  lost.catch(() => {}); // observed by the commands that race against it
+  xmpp.on("disconnect", ({ reason }: { clean?: boolean; reason?: unknown } = {}) => {
+    if (closing || isLost) return;
+    isLost = true;
+    const why = lastError?.message ?? (reason instanceof Error ? reason.message : undefined);
+    loseConnection(
+      new ConnectionError(
+        `lost the connection to ${account.server}${why ? ` (${why})` : " (the server closed it)"}`,
+      ),
+    );
+  });
   const xtls = await createXtls(xmpp as never, {
     dir: account.dir,
     askPassword: async (req: PasswordRequest) => {
+      if (options.otp !== undefined) return options.otp;
       if (env.XTLS_OTP) return env.XTLS_OTP;
       return prompter.ask(
         `First contact with ${req.peer} (certificate ${req.fingerprint.slice(0, 16)}…).\nOne-time password agreed with them: `,
@@ -152,7 +189,10 @@ export async function connect(
   return {
     xtls,
     client: xmpp,
+    lost,
+    isLost: () => isLost,
     close: async () => {
+      closing = true;
       await xtls.close().catch(() => {});
       await xmpp.stop().catch(() => {});
     },
