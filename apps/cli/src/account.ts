@@ -5,7 +5,7 @@
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { createXtls, type Xtls } from "@xtls/client";
-import { bareJid, type Element, tryParseJid } from "@xtls/core";
+import { bareJid, type Element, StanzaError, tryParseJid, xml } from "@xtls/core";
 import type { PasswordRequest, SasConfirmRequest } from "@xtls/tls";
 import type { Prompter } from "./prompt.js";
 import type { Style } from "./style.js";
@@ -89,6 +89,9 @@ export function checkPeer(jid: string | undefined, what = "--to"): string {
 
 export class ConnectionError extends Error {}
 
+/** How long the server has to answer the ping that tells a broken transport from a lost server. */
+const PING_TIMEOUT_MS = 3000;
+
 interface XmppClient {
   jid?: { toString(): string } | null;
   reconnect: { stop(): void };
@@ -110,6 +113,14 @@ export interface Connected {
   readonly lost: Promise<never>;
   /** Whether {@link lost} has rejected. */
   readonly isLost: () => boolean;
+  /**
+   * What a failure means to the user: when the connection to the server is gone (or
+   * the server no longer answers a ping), the {@link ConnectionError} that says so —
+   * a transport the server carried (in-band bytestreams, its SOCKS5 proxy) breaks at the
+   * same moment as the connection, and the user must hear that the server went away,
+   * not what that broke; otherwise `error` itself.
+   */
+  readonly explain: (error: unknown) => Promise<unknown>;
   close(): Promise<void>;
 }
 
@@ -160,15 +171,44 @@ export async function connect(
   });
   lost.catch(() => {}); // observed by the commands that race against it
   xmpp.on("disconnect", ({ reason }: { clean?: boolean; reason?: unknown } = {}) => {
-    if (closing || isLost) return;
-    isLost = true;
+    if (closing) return;
     const why = lastError?.message ?? (reason instanceof Error ? reason.message : undefined);
-    loseConnection(
+    gone(
       new ConnectionError(
         `lost the connection to ${account.server}${why ? ` (${why})` : " (the server closed it)"}`,
       ),
     );
   });
+  const gone = (error: ConnectionError) => {
+    if (isLost) return;
+    isLost = true;
+    loseConnection(error);
+  };
+  const explain = async (error: unknown): Promise<unknown> => {
+    if (error instanceof ConnectionError || error instanceof UsageError) return error;
+    if (!isLost) {
+      try {
+        await Promise.race([
+          xtls.link.request(xml("iq", { type: "get", to: domain }, xml("ping", { xmlns: "urn:xmpp:ping" })), {
+            timeoutMs: PING_TIMEOUT_MS,
+          }),
+          lost,
+        ]);
+      } catch (failure) {
+        // An error reply is an answer: the server is there.
+        if (!(failure instanceof StanzaError)) {
+          gone(
+            failure instanceof ConnectionError
+              ? failure
+              : new ConnectionError(
+                  `lost the connection to ${account.server} (the server no longer answers)`,
+                ),
+          );
+        }
+      }
+    }
+    return isLost ? await lost.catch((e: unknown) => e) : error;
+  };
   const xtls = await createXtls(xmpp as never, {
     dir: account.dir,
     askPassword: async (req: PasswordRequest) => {
@@ -191,6 +231,7 @@ export async function connect(
     client: xmpp,
     lost,
     isLost: () => isLost,
+    explain,
     close: async () => {
       closing = true;
       await xtls.close().catch(() => {});

@@ -111,6 +111,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
   } catch (error) {
     const code = exitCodeOf(error);
     const hint = code === EXIT.usage ? ` Run "xtls ${command} --help".` : "";
+    prompter.endLine();
     io.stderr.write(`xtls ${command}: ${describeError(error)}${hint}\n`);
     return code;
   } finally {

@@ -42,7 +42,9 @@ export async function chatCommand(argv: readonly string[], io: CommandIo): Promi
   const peer = positionals[0] === undefined ? undefined : checkPeer(positionals[0], "the chat's JID");
   const account = resolveAccount(values, io.env, true);
   const otp = await oneTimePasswordUpFront(values["ask-otp"] === true, io);
-  const { xtls, close, lost } = await connect(account, io.prompter, io.style, io.stderr, io.env, { otp });
+  const { xtls, close, lost, explain } = await connect(account, io.prompter, io.style, io.stderr, io.env, {
+    otp,
+  });
   try {
     let chat: Chat;
     if (peer) chat = await Promise.race([xtls.openChat(peer), lost]);
@@ -110,11 +112,11 @@ export async function chatCommand(argv: readonly string[], io: CommandIo): Promi
       if (line === null || line.trim() === "/quit") break;
       if (line.trim()) await Promise.race([chat.send(line), lost]);
     }
-    // The server going away ends the chat too; say so rather than what it broke.
-    await Promise.race([new Promise((r) => setImmediate(r)), lost]);
     if (endedBy) throw endedBy;
     await Promise.race([chat.close().catch(() => {}), lost]);
     return EXIT.ok;
+  } catch (error) {
+    throw await explain(error);
   } finally {
     io.prompter.close();
     await close();

@@ -2,7 +2,15 @@
 import { mkdir } from "node:fs/promises";
 import { parseArgs } from "node:util";
 import type { IncomingFileOffer } from "@xtls/client";
-import { ACCOUNT_HELP, ACCOUNT_OPTIONS, connect, EXIT, resolveAccount, UsageError } from "../account.js";
+import {
+  ACCOUNT_HELP,
+  ACCOUNT_OPTIONS,
+  ConnectionError,
+  connect,
+  EXIT,
+  resolveAccount,
+  UsageError,
+} from "../account.js";
 import { formatBytes, ProgressBar } from "../progress.js";
 import { describeError } from "./common.js";
 import type { CommandIo } from "./io.js";
@@ -52,7 +60,7 @@ export async function receiveCommand(argv: readonly string[], io: CommandIo): Pr
   const account = resolveAccount(values, io.env, true);
   await mkdir(into, { recursive: true });
   const otp = await oneTimePasswordUpFront(values["ask-otp"] === true, io);
-  const { xtls, close, lost, isLost } = await connect(account, io.prompter, io.style, io.stderr, io.env, {
+  const { xtls, close, lost, explain } = await connect(account, io.prompter, io.style, io.stderr, io.env, {
     otp,
   });
   io.stderr.write(`waiting for files as ${xtls.link.jid} (certificate ${xtls.fingerprint.slice(0, 16)}…)\n`);
@@ -109,8 +117,9 @@ export async function receiveCommand(argv: readonly string[], io: CommandIo): Pr
             // One failed offer never ends the loop: anyone could otherwise stop a
             // receiver by sending an offer that fails. Only successes are counted. A
             // lost connection is reported once, by the command.
-            if (!isLost())
-              io.stderr.write(`xtls receive: ${offer.name} from ${offer.peer}: ${describeError(error)}\n`);
+            const why = await explain(error);
+            if (!(why instanceof ConnectionError))
+              io.stderr.write(`xtls receive: ${offer.name} from ${offer.peer}: ${describeError(why)}\n`);
           }
           if (count > 0 && received >= count) resolve();
         };

@@ -52,7 +52,7 @@ export async function sendCommand(argv: readonly string[], io: CommandIo): Promi
   // server would drop our connection. Clean it before any stanza goes out, and say so.
   const name = sendableFileName(basename(file));
   if (name !== basename(file)) io.stderr.write(`sending ${escapeControls(basename(file))} as ${name}\n`);
-  const { xtls, close, lost } = await connect(account, io.prompter, io.style, io.stderr, io.env);
+  const { xtls, close, lost, explain } = await connect(account, io.prompter, io.style, io.stderr, io.env);
   try {
     const t0 = performance.now();
     const transfer = await Promise.race([xtls.sendFile(peer, file, { name }), lost]);
@@ -84,6 +84,8 @@ export async function sendCommand(argv: readonly string[], io: CommandIo): Promi
       );
     }
     return EXIT.ok;
+  } catch (error) {
+    throw await explain(error);
   } finally {
     await close();
   }
