@@ -21,7 +21,7 @@ export const EXIT = {
   security: 3,
   /** The peer declined or cancelled. */
   declined: 4,
-  /** The XMPP server is unreachable or refused our login. */
+  /** The XMPP server is unreachable, refused our login, or went away (the connection was lost). */
   connection: 5,
 } as const;
 

@@ -38,7 +38,7 @@ Usage:
 
 Exit codes: 0 success, 1 failed, 2 usage error, 3 the peer could not be verified
 (wrong one-time password, codes differ, someone in the middle), 4 declined or cancelled,
-5 the XMPP server is unreachable or refused the login.
+5 the XMPP server is unreachable, refused the login, or went away.
 `;
 
 const DEMO_HELP = `xtls demo — Romeo and Juliet, from strangers to an encrypted chat and file

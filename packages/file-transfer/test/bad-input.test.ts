@@ -415,8 +415,21 @@ describe("hostile file names stay inside the target directory", () => {
     const inbox = await tempDir();
     const bytes = Buffer.from(`contents of ${JSON.stringify(offered)}`);
     const offers = nextOffer(juliet);
+    // A hostile sender does not use our API (which refuses control characters in a name):
+    // the name is put into the offer on its way.
+    const placeholder = "placeholder.bin";
+    router.intercept((stanza) => {
+      const name = stanza
+        .getChild("jingle", NS.JINGLE)
+        ?.getChild("content")
+        ?.getChild("description")
+        ?.getChild("file")
+        ?.getChild("name");
+      if (name?.text() === placeholder) name.children = [offered];
+      return stanza;
+    });
     const sending = await romeo.files.sendFile(JULIET, Readable.from([bytes]), {
-      name: offered,
+      name: placeholder,
       size: bytes.length,
     });
     const offer = await offers;
