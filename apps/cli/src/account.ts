@@ -5,7 +5,7 @@
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { createXtls, type Xtls } from "@xtls/client";
-import { bareJid, type Element, tryParseJid } from "@xtls/core";
+import { bareJid, type Element, StanzaError, tryParseJid, xml } from "@xtls/core";
 import type { PasswordRequest, SasConfirmRequest } from "@xtls/tls";
 import type { Prompter } from "./prompt.js";
 import type { Style } from "./style.js";
@@ -21,7 +21,7 @@ export const EXIT = {
   security: 3,
   /** The peer declined or cancelled. */
   declined: 4,
-  /** The XMPP server is unreachable or refused our login. */
+  /** The XMPP server is unreachable, refused our login, or went away (the connection was lost). */
   connection: 5,
 } as const;
 
@@ -89,6 +89,9 @@ export function checkPeer(jid: string | undefined, what = "--to"): string {
 
 export class ConnectionError extends Error {}
 
+/** How long the server has to answer the ping that tells a broken transport from a lost server. */
+const PING_TIMEOUT_MS = 3000;
+
 interface XmppClient {
   jid?: { toString(): string } | null;
   reconnect: { stop(): void };
@@ -101,7 +104,30 @@ interface XmppClient {
 export interface Connected {
   readonly xtls: Xtls;
   readonly client: XmppClient;
+  /**
+   * Rejects with a {@link ConnectionError} when the connection to the server goes away
+   * (the server stopped or died, the network dropped it, a stream error) before
+   * `close()`; never resolves. Commands race their waits against it, so every way the
+   * server can go away ends them with exit code 5 and one line.
+   */
+  readonly lost: Promise<never>;
+  /** Whether {@link lost} has rejected. */
+  readonly isLost: () => boolean;
+  /**
+   * What a failure means to the user: when the connection to the server is gone (or
+   * the server no longer answers a ping), the {@link ConnectionError} that says so —
+   * a transport the server carried (in-band bytestreams, its SOCKS5 proxy) breaks at the
+   * same moment as the connection, and the user must hear that the server went away,
+   * not what that broke; otherwise `error` itself.
+   */
+  readonly explain: (error: unknown) => Promise<unknown>;
   close(): Promise<void>;
+}
+
+/** Options of {@link connect}. */
+export interface ConnectOptions {
+  /** The one-time password for first contacts, when the user gave it up front. */
+  readonly otp?: string;
 }
 
 /** Connects the account and wires XTLS with the terminal's prompts. */
@@ -111,6 +137,7 @@ export async function connect(
   style: Style,
   err: NodeJS.WritableStream,
   env: NodeJS.ProcessEnv,
+  options: ConnectOptions = {},
 ): Promise<Connected> {
   // @ts-expect-error -- @xmpp/client ships no type declarations; the shape used is XmppClient above.
   const { client } = (await import("@xmpp/client")) as unknown as {
@@ -125,7 +152,10 @@ export async function connect(
     resource: account.resource,
   });
   xmpp.reconnect.stop();
-  xmpp.on("error", () => {});
+  let lastError: Error | undefined;
+  xmpp.on("error", (error: Error) => {
+    lastError = error;
+  });
   try {
     await xmpp.start();
   } catch (error) {
@@ -133,9 +163,56 @@ export async function connect(
       `cannot log in to ${account.server} as ${account.jid}: ${(error as Error).message}`,
     );
   }
+  let closing = false;
+  let isLost = false;
+  let loseConnection!: (error: ConnectionError) => void;
+  const lost = new Promise<never>((_, reject) => {
+    loseConnection = reject;
+  });
+  lost.catch(() => {}); // observed by the commands that race against it
+  xmpp.on("disconnect", ({ reason }: { clean?: boolean; reason?: unknown } = {}) => {
+    if (closing) return;
+    const why = lastError?.message ?? (reason instanceof Error ? reason.message : undefined);
+    gone(
+      new ConnectionError(
+        `lost the connection to ${account.server}${why ? ` (${why})` : " (the server closed it)"}`,
+      ),
+    );
+  });
+  const gone = (error: ConnectionError) => {
+    if (isLost) return;
+    isLost = true;
+    loseConnection(error);
+  };
+  const explain = async (error: unknown): Promise<unknown> => {
+    if (error instanceof ConnectionError || error instanceof UsageError) return error;
+    if (!isLost) {
+      try {
+        await Promise.race([
+          xtls.link.request(xml("iq", { type: "get", to: domain }, xml("ping", { xmlns: "urn:xmpp:ping" })), {
+            timeoutMs: PING_TIMEOUT_MS,
+          }),
+          lost,
+        ]);
+      } catch (failure) {
+        // An error reply is an answer: the server is there.
+        if (!(failure instanceof StanzaError)) {
+          gone(
+            failure instanceof ConnectionError
+              ? failure
+              : new ConnectionError(
+                  `lost the connection to ${account.server} (the server no longer answers)`,
+                ),
+          );
+        }
+      }
+    }
+    return isLost ? await lost.catch((e: unknown) => e) : error;
+  };
   const xtls = await createXtls(xmpp as never, {
     dir: account.dir,
     askPassword: async (req: PasswordRequest) => {
+      if (options.otp !== undefined) return options.otp;
       if (env.XTLS_OTP) return env.XTLS_OTP;
       return prompter.ask(
         `First contact with ${req.peer} (certificate ${req.fingerprint.slice(0, 16)}…).\nOne-time password agreed with them: `,
@@ -152,7 +229,11 @@ export async function connect(
   return {
     xtls,
     client: xmpp,
+    lost,
+    isLost: () => isLost,
+    explain,
     close: async () => {
+      closing = true;
       await xtls.close().catch(() => {});
       await xmpp.stop().catch(() => {});
     },

@@ -38,7 +38,7 @@ Usage:
 
 Exit codes: 0 success, 1 failed, 2 usage error, 3 the peer could not be verified
 (wrong one-time password, codes differ, someone in the middle), 4 declined or cancelled,
-5 the XMPP server is unreachable or refused the login.
+5 the XMPP server is unreachable, refused the login, or went away.
 `;
 
 const DEMO_HELP = `xtls demo — Romeo and Juliet, from strangers to an encrypted chat and file
@@ -111,6 +111,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
   } catch (error) {
     const code = exitCodeOf(error);
     const hint = code === EXIT.usage ? ` Run "xtls ${command} --help".` : "";
+    prompter.endLine();
     io.stderr.write(`xtls ${command}: ${describeError(error)}${hint}\n`);
     return code;
   } finally {

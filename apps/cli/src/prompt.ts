@@ -18,6 +18,7 @@ export class Prompter {
   #ended = false;
   #buffer = "";
   #listening = false;
+  #questionOpen = false;
 
   constructor(io: PromptIo) {
     this.#io = io;
@@ -28,12 +29,27 @@ export class Prompter {
     const stdin = this.#io.stdin;
     if (!stdin) return null;
     this.#io.stderr.write(question);
-    if (stdin.isTTY && stdin.setRawMode)
-      return this.#readTty(
-        stdin as typeof stdin & { setRawMode(raw: boolean): unknown },
-        options.hidden === true,
-      );
-    return this.#readLine();
+    if (question) this.#questionOpen = true;
+    try {
+      if (stdin.isTTY && stdin.setRawMode)
+        return await this.#readTty(
+          stdin as typeof stdin & { setRawMode(raw: boolean): unknown },
+          options.hidden === true,
+        );
+      return await this.#readLine();
+    } finally {
+      if (question) this.#questionOpen = false;
+    }
+  }
+
+  /**
+   * Ends the line of a question still waiting for its answer, so that what is written
+   * next (a command's last line, when it fails meanwhile) starts a line of its own.
+   */
+  endLine(): void {
+    if (!this.#questionOpen) return;
+    this.#questionOpen = false;
+    this.#io.stderr.write("\n");
   }
 
   async confirm(question: string): Promise<boolean> {

@@ -1,26 +1,22 @@
 // The xtls commands as a user runs them: spawned binaries against the project's Prosody,
 // answers to prompts given on stdin (not a terminal), exit codes checked.
-import { spawnSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { deadlines, prosody, type StartedCommand, startCommand } from "@xtls/test-servers";
+import { Readable } from "node:stream";
+import { createXtls } from "@xtls/client";
+import { FileTransferError } from "@xtls/file-transfer";
+import { SessionTerminatedError } from "@xtls/jingle";
+import { connectXmppClient, deadlines, prosody } from "@xtls/test-servers";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { accountArgs, buildCli, verifiedPair as pair, type Run, startCli, waitFor } from "./spawn.js";
 
-const APP = join(import.meta.dirname, "..");
-const BIN = join(APP, "dist", "bin.js");
 let dir: string;
 
 beforeAll(async () => {
-  const r = spawnSync(
-    join(APP, "..", "..", "node_modules", ".bin", "tsc"),
-    ["-b", join(APP, "tsconfig.build.json")],
-    {
-      encoding: "utf8",
-    },
-  );
-  if (r.status !== 0) throw new Error(`build failed:\n${r.stdout}${r.stderr}`);
+  buildCli();
   dir = await mkdtemp(join(tmpdir(), "xtls-cli-"));
 }, deadlines.buildMs);
 
@@ -28,22 +24,10 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-type Run = StartedCommand;
-
-/** The xtls binary as a user runs it: the test Prosody's address and password from the environment. */
-function start(args: string[], env: Record<string, string> = {}, stdin?: string): Run {
-  const { NO_COLOR: _n, FORCE_COLOR: _f, XTLS_OTP: _o, ...inherited } = process.env;
-  return startCommand(process.execPath, [BIN, ...args], {
-    env: { ...inherited, XTLS_SERVER: prosody.service, XTLS_PASSWORD: prosody.password, ...env },
-    stdin,
-    label: `xtls ${args.join(" ")}`,
-  });
-}
-
-const account = (who: "romeo" | "juliet", tag: string) =>
-  who === "romeo"
-    ? ["--jid", "romeo@montague.lit", "--dir", join(dir, `${tag}-romeo`)]
-    : ["--jid", "juliet@capulet.lit", "--resource", `balcony-${tag}`, "--dir", join(dir, `${tag}-juliet`)];
+const start = (args: string[], env: Record<string, string> = {}, stdin?: string): Run =>
+  startCli(prosody, args, env, stdin);
+const account = (who: "romeo" | "juliet", tag: string) => accountArgs(dir, who, tag);
+const verifiedPair = (tag: string) => pair(prosody, dir, tag);
 
 describe("xtls send / receive through Prosody", () => {
   it(
@@ -54,15 +38,17 @@ describe("xtls send / receive through Prosody", () => {
       await writeFile(file, bytes);
       const inbox = join(dir, "inbox-1");
       for (const round of [1, 2]) {
-        // Round 1: the password comes from stdin (not a terminal); round 2: stdin is empty,
-        // so any password prompt would answer "no password" and fail the session.
+        // Round 1: the password comes from stdin (not a terminal), asked up front on the
+        // receiver (--ask-otp: --yes accepts a stranger only with a password in hand);
+        // round 2: stdin is empty, so any password prompt would answer "no password" and
+        // fail the session, and --yes accepts only verified contacts.
         const input = round === 1 ? "wherefore-1597\n" : "";
         const receiver = start(
-          ["receive", ...account("juliet", "a"), "--into", inbox, "--yes", "--json"],
+          ["receive", ...account("juliet", "a"), "--into", inbox, "--yes", "--ask-otp", "--json"],
           {},
           input,
         );
-        await receiver.waitFor("waiting for files as");
+        await waitFor(receiver, "waiting for files as");
         const sender = start(
           ["send", file, "--to", "juliet@capulet.lit/balcony-a", ...account("romeo", "a"), "--json"],
           {},
@@ -96,7 +82,7 @@ describe("xtls send / receive through Prosody", () => {
   );
 
   it(
-    "a wrong one-time password: both commands fail with exit code 3, nothing stored, nothing pinned",
+    "a wrong one-time password: the sender fails with exit code 3, the receiver says so on one line and waits on; nothing stored, nothing pinned",
     async () => {
       const file = join(dir, "note.txt");
       await writeFile(file, "Deny thy father and refuse thy name\n");
@@ -104,7 +90,7 @@ describe("xtls send / receive through Prosody", () => {
       const receiver = start(["receive", ...account("juliet", "b"), "--into", inbox, "--yes"], {
         XTLS_OTP: "capulet",
       });
-      await receiver.waitFor("waiting for files as");
+      await waitFor(receiver, "waiting for files as");
       const sender = start(["send", file, "--to", "juliet@capulet.lit/balcony-b", ...account("romeo", "b")], {
         XTLS_OTP: "montague",
       });
@@ -112,7 +98,14 @@ describe("xtls send / receive through Prosody", () => {
       expect(sender.stderr().trim().split("\n").at(-1)).toMatch(
         /^xtls send: .*XTLS precondition failed, nothing was sent.*possible man-in-the-middle/,
       );
-      expect(await receiver.done, receiver.seen()).toBe(3);
+      // A failed transfer is not counted (--count counts files received): it goes on waiting.
+      await waitFor(receiver, "xtls receive: note.txt from romeo@montague.lit/");
+      expect(receiver.stderr()).toMatch(
+        /^xtls receive: note\.txt from romeo@montague\.lit\/\S+: .*possible man-in-the-middle/m,
+      );
+      expect(receiver.child.exitCode).toBeNull();
+      receiver.child.kill("SIGTERM");
+      await receiver.done;
       expect(await readdir(inbox)).toEqual([]);
       const trust = start(["trust", "list", ...account("romeo", "b"), "--json"]);
       expect(await trust.done, trust.seen()).toBe(0);
@@ -125,7 +118,7 @@ describe("xtls send / receive through Prosody", () => {
     "chat: lines typed on one side appear on the other; /quit ends it",
     async () => {
       const juliet = start(["chat", ...account("juliet", "a"), "--yes", "--json"]);
-      await juliet.waitFor("waiting for a chat as");
+      await waitFor(juliet, "waiting for a chat as");
       const romeo = start(
         ["chat", "juliet@capulet.lit/balcony-a", ...account("romeo", "a")],
         {},
@@ -143,10 +136,167 @@ describe("xtls send / receive through Prosody", () => {
   );
 });
 
+/** A TCP listener that counts the connections it gets (a stranger's SOCKS5 candidate). */
+async function decoy(): Promise<{ server: Server; port: number; connections: () => number }> {
+  let n = 0;
+  const server = createServer((socket) => {
+    n++;
+    socket.destroy();
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const address = server.address();
+  if (!address || typeof address === "string") throw new Error("no port");
+  return { server, port: address.port, connections: () => n };
+}
+
+/** Mallory, any other account on the server: a stranger to Romeo and Juliet. */
+async function mallory(candidatePort: number) {
+  const xmpp = await connectXmppClient({ username: "mallory", domain: "montague.lit" });
+  // Her only SOCKS5 candidate is an address of her choosing on the victim's host.
+  const xtls = await createXtls(xmpp, {
+    socks5: {
+      streamhost: false,
+      proxies: [{ jid: "proxy.evil.example", host: "127.0.0.1", port: candidatePort }],
+    },
+  });
+  return {
+    xtls,
+    close: async () => {
+      await xtls.close();
+      await xmpp.stop();
+    },
+  };
+}
+
+describe("strangers (any other account) and --yes", () => {
+  it(
+    "receive --yes --count 0: a stranger's offer is declined before anything happens for it (no connection to its candidates, no file), one line on stderr, and the loop goes on",
+    async () => {
+      await verifiedPair("s");
+      const inbox = join(dir, "inbox-stranger");
+      const trap = await decoy();
+      const receiver = start([
+        "receive",
+        ...account("juliet", "s"),
+        "--into",
+        inbox,
+        "--yes",
+        "--count",
+        "0",
+        "--json",
+      ]);
+      await waitFor(receiver, "waiting for files as");
+      const m = await mallory(trap.port);
+      try {
+        for (const name of ["invoice.pdf", "invoice-2.pdf"]) {
+          const transfer = await m.xtls.sendFile(
+            "juliet@capulet.lit/balcony-s",
+            Readable.from([Buffer.from("pay me")]),
+            {
+              name,
+              size: 6,
+            },
+          );
+          const error = await transfer.done.catch((e: unknown) => e);
+          expect(error).toBeInstanceOf(FileTransferError);
+          expect((error as FileTransferError).code).toBe("declined");
+          expect((error as FileTransferError).reason?.text).toMatch(/not a verified contact/);
+          await waitFor(receiver, `xtls receive: declined ${name} from mallory@montague.lit/`);
+        }
+        // Nothing happened for her: no connection to her candidate, no (temporary) file.
+        expect(trap.connections()).toBe(0);
+        expect(await readdir(inbox)).toEqual([]);
+        expect(receiver.stderr()).toMatch(
+          /^xtls receive: declined invoice\.pdf from mallory@montague\.lit\/\S+: not a verified contact \(verify them first with "xtls trust verify mallory@montague\.lit FINGERPRINT"/m,
+        );
+        expect(
+          receiver
+            .stderr()
+            .split("\n")
+            .filter((l) => l.includes("invoice")).length,
+        ).toBe(2);
+        // The loop went on: a verified contact's file is received by the same process.
+        const file = join(dir, "balcony.txt");
+        await writeFile(file, "But soft, what light through yonder window breaks?\n");
+        const sender = start(
+          ["send", file, "--to", "juliet@capulet.lit/balcony-s", ...account("romeo", "s")],
+          {},
+          "",
+        );
+        expect(await sender.done, sender.seen()).toBe(0);
+        await waitFor(receiver, '"from":"romeo@montague.lit/');
+        expect(await readdir(inbox)).toEqual(["balcony.txt"]);
+        expect(receiver.child.exitCode).toBeNull();
+      } finally {
+        receiver.child.kill("SIGTERM");
+        await receiver.done;
+        await m.close();
+        trap.server.close();
+      }
+    },
+    deadlines.commandsTestMs,
+  );
+
+  it(
+    "chat --yes: a stranger's chat is declined with one line, and the verified contact's chat that follows is accepted",
+    async () => {
+      await verifiedPair("c");
+      const juliet = start(["chat", ...account("juliet", "c"), "--yes", "--json"]);
+      await waitFor(juliet, "waiting for a chat as");
+      const trap = await decoy();
+      const m = await mallory(trap.port);
+      try {
+        const error = await m.xtls.openChat("juliet@capulet.lit/balcony-c").catch((e: unknown) => e);
+        expect(error).toBeInstanceOf(SessionTerminatedError);
+        expect((error as SessionTerminatedError).reason).toMatchObject({
+          condition: "decline",
+          text: expect.stringMatching(/not a verified contact/),
+        });
+        await waitFor(juliet, "xtls chat: declined a chat from mallory@montague.lit/");
+        expect(trap.connections()).toBe(0);
+        const romeo = start(
+          ["chat", "juliet@capulet.lit/balcony-c", ...account("romeo", "c")],
+          {},
+          "Good night, good night!\n/quit\n",
+        );
+        expect(await romeo.done, romeo.seen()).toBe(0);
+        expect(await juliet.done, juliet.seen()).toBe(0);
+        expect(JSON.parse(juliet.stdout().trim())).toMatchObject({ body: "Good night, good night!" });
+      } finally {
+        juliet.child.kill("SIGTERM");
+        await m.close();
+        trap.server.close();
+      }
+    },
+    deadlines.commandsTestMs,
+  );
+
+  it(
+    "a file name with a control character is cleaned before any stanza goes out: one line says so, the receiver stores bad_name.txt",
+    async () => {
+      await verifiedPair("n");
+      const inbox = join(dir, "inbox-names");
+      const file = join(dir, "bad\x01name.txt");
+      await writeFile(file, "What's in a name?\n");
+      const receiver = start(["receive", ...account("juliet", "n"), "--into", inbox, "--yes", "--json"]);
+      await waitFor(receiver, "waiting for files as");
+      const sender = start(
+        ["send", file, "--to", "juliet@capulet.lit/balcony-n", ...account("romeo", "n"), "--json"],
+        {},
+        "",
+      );
+      expect(await sender.done, sender.seen()).toBe(0);
+      expect(await receiver.done, receiver.seen()).toBe(0);
+      expect(sender.stderr().split("\n")[0]).toBe("sending bad\\x01name.txt as bad_name.txt");
+      expect(JSON.parse(sender.stdout())).toMatchObject({ file: "bad_name.txt" });
+      expect(await readdir(inbox)).toEqual(["bad_name.txt"]);
+    },
+    deadlines.commandsTestMs,
+  );
+});
+
 describe("xtls trust and identity (no network)", () => {
-  it("identity new/show, trust verify/list/forget/export", {
-    timeout: deadlines.commandsTestMs,
-  }, async () => {
+  it("identity new/show, trust verify/list/forget/export", async () => {
     const me = ["--jid", "benvolio@montague.lit", "--dir", join(dir, "benvolio")];
     const none = start(["identity", "show", ...me]);
     expect(await none.done, none.seen()).toBe(1);

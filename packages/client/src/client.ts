@@ -26,7 +26,12 @@ import {
   type TransportMethod,
 } from "@xtls/jingle";
 import { supportsXtls, XtlsSecurity, type XtlsSecurityOptions } from "@xtls/jingle-xtls";
-import { S5bTransport, Socks5Bytestreams, type Socks5BytestreamsOptions } from "@xtls/socks5";
+import {
+  type CandidatePolicy,
+  S5bTransport,
+  Socks5Bytestreams,
+  type Socks5BytestreamsOptions,
+} from "@xtls/socks5";
 import {
   type AttemptLimiter,
   FileTrustStore,
@@ -63,6 +68,14 @@ export interface XtlsOptions {
    * `false` for in-band bytestreams only. Default: on, proxies discovered on the server.
    */
   readonly socks5?: false | Socks5BytestreamsOptions;
+  /**
+   * Which addresses SOCKS5 connects to once a session is accepted (the offer's
+   * candidates and proxies are the peer's choice, or a compromised server's): see
+   * @xtls/socks5 `CandidatePolicy`. Default: loopback, private and global unicast;
+   * link-local, multicast, unspecified, broadcast and reserved never. Narrow it with
+   * `{ allow: ["global"] }`. (Same as `socks5: { candidatePolicy }`.)
+   */
+  readonly candidatePolicy?: CandidatePolicy;
   /** Transports to prefer over the default ones, best first. */
   readonly transports?: (ctx: { link: XmppLink }) => TransportMethod[];
   /** More Jingle applications to accept (e.g. file transfer). */
@@ -95,7 +108,8 @@ export interface IncomingChat {
   /** The Jingle session (its phases, its outcome), for showing progress. */
   readonly session: JingleSession;
   accept(): Promise<Chat>;
-  decline(): Promise<void>;
+  /** Declines (Jingle `decline`), with a text saying why if given. */
+  decline(text?: string): Promise<void>;
 }
 
 export interface XtlsEvents {
@@ -140,7 +154,13 @@ export class Xtls extends EventEmitter<XtlsEvents> {
       confirmSas: options.confirmSas,
     });
     this.ibb = new InBandBytestreams(link);
-    this.socks5 = options.socks5 === false ? undefined : new Socks5Bytestreams(link, options.socks5 ?? {});
+    this.socks5 =
+      options.socks5 === false
+        ? undefined
+        : new Socks5Bytestreams(link, {
+            ...(options.candidatePolicy ? { candidatePolicy: options.candidatePolicy } : {}),
+            ...options.socks5,
+          });
     this.transports = [
       ...(options.transports?.({ link }) ?? []),
       ...(this.socks5 ? [new S5bTransport({ socks5: this.socks5 })] : []),
@@ -180,6 +200,17 @@ export class Xtls extends EventEmitter<XtlsEvents> {
     options?: SendFileOptions,
   ): Promise<OutgoingFileTransfer> {
     return this.files.sendFile(peer, source, options);
+  }
+
+  /**
+   * Whether `peer` (any form of its JID) is a verified contact: a certificate of its bare
+   * JID is pinned as `verified` in the trust store (by a one-time password, a short code,
+   * or by hand). For deciding on an offer *before* accepting it — the session's TLS
+   * handshake still checks that the peer presents that certificate.
+   */
+  async isVerified(peer: string): Promise<boolean> {
+    const entries = await this.trustStore.entries(bareJid(peer));
+    return entries.some((e) => e.state === "verified");
   }
 
   /** Our certificate's SHA-256 fingerprint (what a peer pins). */
@@ -242,10 +273,12 @@ export class Xtls extends EventEmitter<XtlsEvents> {
           await incoming.session.accept({ application: app });
           return new Chat(await app.stream, incoming.session);
         },
-        decline: async () => {
+        decline: async (text?: string) => {
           if (answered) return;
           answered = true;
-          await incoming.session.decline();
+          await incoming.session.decline(
+            text === undefined ? { condition: "decline" } : { condition: "decline", text },
+          );
         },
       });
       return;

@@ -1,5 +1,6 @@
 // The facade on the embedded router: chats both ways, decline, and first contact refused
 // without a way to verify.
+import { type AddressInfo, createServer, type Server } from "node:net";
 import { LocalRouter, NS } from "@xtls/core";
 import { SessionTerminatedError } from "@xtls/jingle";
 import { afterEach, describe, expect, it } from "vitest";
@@ -68,6 +69,48 @@ describe("@xtls/client on the embedded router", () => {
     const error = await romeo.openChat(JULIET).catch((e: unknown) => e);
     expect((error as SessionTerminatedError).reason.condition).toBe("security-error");
     expect(await romeo.trustStore.entries(JULIET)).toEqual([]);
+  });
+});
+
+describe("SOCKS5 candidate addresses (the peer's choice): connected to only as the policy allows", () => {
+  // A TCP listener that counts connections: where a peer's candidate points on our host.
+  async function decoy(): Promise<{ server: Server; port: number; connections: () => number }> {
+    let n = 0;
+    const server = createServer((socket) => {
+      n++;
+      socket.destroy();
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    return { server, port: (server.address() as AddressInfo).port, connections: () => n };
+  }
+
+  it("a candidate at 0.0.0.0 (which reaches loopback on Linux) is never connected to; the chat still opens", async () => {
+    const trap = await decoy();
+    router = new LocalRouter();
+    const romeo = await createXtls(router.createLink(ROMEO), {
+      socks5: {
+        streamhost: false,
+        proxies: [{ jid: "proxy.evil.example", host: "0.0.0.0", port: trap.port }],
+      },
+    });
+    const juliet = await createXtls(router.createLink(JULIET));
+    await romeo.trustStore.pin(JULIET, juliet.fingerprint, { method: "manual" });
+    await juliet.trustStore.pin(ROMEO, romeo.fingerprint, { method: "manual" });
+    juliet.on("chat", (incoming) => void incoming.accept());
+    const chat = await romeo.openChat(JULIET);
+    expect(trap.connections()).toBe(0);
+    await chat.close();
+    trap.server.close();
+  });
+
+  it('candidatePolicy { allow: ["global"] }: no connection to loopback candidates; the chat falls back to in-band bytestreams', async () => {
+    const [romeo, juliet] = await pair({ candidatePolicy: { allow: ["global"] } });
+    await romeo.trustStore.pin(JULIET, juliet.fingerprint, { method: "manual" });
+    await juliet.trustStore.pin(ROMEO, romeo.fingerprint, { method: "manual" });
+    juliet.on("chat", (incoming) => void incoming.accept());
+    const chat = await romeo.openChat(JULIET);
+    expect(chat.session.transportNamespace).toBe(NS.JINGLE_IBB);
+    await chat.close();
   });
 });
 

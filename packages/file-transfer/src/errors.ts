@@ -15,6 +15,7 @@ import { JingleReasonError, type Reason, type ReasonCondition, SessionTerminated
  * | `storage`        | the receiver cannot write the file (`errno`: EACCES, ENOSPC, …)              |
  * | `source`         | the sender cannot read what it offered, or it is not the size it declared    |
  * | `bad-offer`      | the offer is malformed or asks for something unsupported                     |
+ * | `bad-name`       | (sender) the name has a control character or one XML 1.0 forbids: not sent   |
  * | `insecure`       | no XTLS precondition, or it failed: nothing was sent in the clear            |
  * | `transport`      | no transport could carry the bytes, or it broke                              |
  * | `timeout`        | the peer went silent                                                         |
@@ -29,6 +30,7 @@ export type FileTransferErrorCode =
   | "storage"
   | "source"
   | "bad-offer"
+  | "bad-name"
   | "insecure"
   | "transport"
   | "timeout"

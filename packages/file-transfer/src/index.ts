@@ -41,9 +41,12 @@ export type { FileTransferProgress } from "./progress.js";
 export {
   FALLBACK_FILE_NAME,
   isPartialName,
+  isSendableFileName,
+  isSendableText,
   MAX_NAME_BYTES,
   numberedName,
   safeFileName,
+  sendableFileName,
 } from "./safe-name.js";
 export {
   advertiseFileTransfer,

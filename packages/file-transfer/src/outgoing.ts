@@ -11,6 +11,7 @@ import type { FileDescription } from "./file-description.js";
 import { createFileHash, DEFAULT_HASH_ALGORITHM } from "./hashes.js";
 import { mediaTypeFor } from "./media-type.js";
 import { ProgressMeter } from "./progress.js";
+import { isSendableFileName, isSendableText, sendableFileName } from "./safe-name.js";
 import { abortedWithin, ByteReader, writeWithBackpressure } from "./stream-io.js";
 import { FileTransfer, type FileTransferOptions, PEER_REASON_GRACE_MS } from "./transfer.js";
 import { decodeVerdict, encodeTrailer, VERDICT_LENGTH } from "./tunnel-format.js";
@@ -52,6 +53,18 @@ export class OutgoingFileTransfer extends FileTransfer {
     const { name, size } = init.file;
     if (!Number.isSafeInteger(size) || size < 0) {
       throw new RangeError(`a file size must be a non-negative integer, not ${size}`);
+    }
+    // Never put what XML 1.0 forbids into the offer: the server would drop our whole
+    // connection for a stanza that is not well-formed (and a control character in a name
+    // is a display trick at the receiver). Callers clean names with sendableFileName().
+    if (!isSendableFileName(name)) {
+      throw new FileTransferError(
+        "bad-name",
+        `the file name ${JSON.stringify(name)} has a control character or one XML forbids; offer sendableFileName(name) (${JSON.stringify(sendableFileName(name))}) instead`,
+      );
+    }
+    if (init.file.desc !== undefined && !isSendableText(init.file.desc)) {
+      throw new FileTransferError("bad-name", "the file's description has a character XML forbids");
     }
     this.#file = {
       name,

@@ -83,3 +83,35 @@ export function entryOf(dir: string, name: string): string {
   }
   return path;
 }
+
+// What cannot go into a file offer's <name/>: every control character (C0 — tab and
+// line breaks included —, DEL, C1), and what XML 1.0 forbids outright (§2.2 Char: lone
+// surrogates, U+FFFE, U+FFFF). A stanza carrying a forbidden character is not
+// well-formed: the server drops our whole connection (RFC 6120 §4.9.3.13, not-well-formed).
+const UNSENDABLE_IN_NAME =
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point.
+  /[\u0000-\u001f\u007f-\u009f\ufffe\uffff]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+// What XML 1.0 forbids in text (tab, line feed and carriage return are allowed).
+const UNSENDABLE_IN_TEXT =
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point.
+  /[\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+
+/** Whether `name` can be offered as it is (no control character, nothing XML 1.0 forbids). */
+export function isSendableFileName(name: string): boolean {
+  UNSENDABLE_IN_NAME.lastIndex = 0;
+  return !UNSENDABLE_IN_NAME.test(name);
+}
+
+/** Whether `text` (a description) is allowed in XML 1.0 character data. */
+export function isSendableText(text: string): boolean {
+  UNSENDABLE_IN_TEXT.lastIndex = 0;
+  return !UNSENDABLE_IN_TEXT.test(text);
+}
+
+/**
+ * `name` with each character that cannot be offered (see {@link isSendableFileName})
+ * replaced by `_`: `bad\x01name.txt` → `bad_name.txt`. For senders, before offering.
+ */
+export function sendableFileName(name: string): string {
+  return name.replace(UNSENDABLE_IN_NAME, "_");
+}

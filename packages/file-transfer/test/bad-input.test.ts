@@ -2,7 +2,7 @@
 // about its file, more octets than declared, an unwritable or full disk, a cancel from
 // either side, hostile file names, malformed offers, an offer without XTLS.
 import { execFileSync } from "node:child_process";
-import { chmod, readFile } from "node:fs/promises";
+import { chmod, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { type Element, LocalRouter, NS, type RouteEvent, xml } from "@xtls/core";
@@ -16,6 +16,7 @@ import {
   isPartialName,
   OutgoingFileTransfer,
   type OutgoingFileTransferInit,
+  sendableFileName,
 } from "../src/index.js";
 import {
   content,
@@ -129,6 +130,27 @@ describe("the receiver says no", () => {
       size: 1,
     });
     await expect(sending.done).rejects.toMatchObject({ code: "declined", by: "peer" });
+  });
+});
+
+describe("names that cannot be sent", () => {
+  it("a name with a control character or one XML forbids is refused before any stanza goes out (bad-name); sendableFileName cleans it", async () => {
+    const { wire, romeo } = await scene();
+    const before = wire.length;
+    for (const name of ["bad\x01name.txt", "tab\there", "nul\x00", "lone\ud800surrogate", "no\ufffe"]) {
+      const error = await romeo.files
+        .sendFile(JULIET, Readable.from([Buffer.from("x")]), { name, size: 1 })
+        .catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(FileTransferError);
+      expect(error).toMatchObject({ code: "bad-name" });
+    }
+    const path = join(await tempDir(), "bad\x01name.txt");
+    await writeFile(path, "x");
+    await expect(romeo.files.sendFile(JULIET, path)).rejects.toMatchObject({ code: "bad-name" });
+    expect(wire.length).toBe(before);
+    expect(sendableFileName("bad\x01name.txt")).toBe("bad_name.txt");
+    expect(sendableFileName("lone\ud800surrogate")).toBe("lone_surrogate");
+    expect(sendableFileName("café 🎭.txt")).toBe("café 🎭.txt");
   });
 });
 
@@ -393,8 +415,21 @@ describe("hostile file names stay inside the target directory", () => {
     const inbox = await tempDir();
     const bytes = Buffer.from(`contents of ${JSON.stringify(offered)}`);
     const offers = nextOffer(juliet);
+    // A hostile sender does not use our API (which refuses control characters in a name):
+    // the name is put into the offer on its way.
+    const placeholder = "placeholder.bin";
+    router.intercept((stanza) => {
+      const name = stanza
+        .getChild("jingle", NS.JINGLE)
+        ?.getChild("content")
+        ?.getChild("description")
+        ?.getChild("file")
+        ?.getChild("name");
+      if (name?.text() === placeholder) name.children = [offered];
+      return stanza;
+    });
     const sending = await romeo.files.sendFile(JULIET, Readable.from([bytes]), {
-      name: offered,
+      name: placeholder,
       size: bytes.length,
     });
     const offer = await offers;

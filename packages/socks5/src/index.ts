@@ -1,3 +1,12 @@
+export {
+  type AddressClass,
+  type AllowableAddressClass,
+  allowedAddress,
+  type CandidatePolicy,
+  classifyAddress,
+  DEFAULT_CANDIDATE_POLICY,
+  S5bAddressRefusedError,
+} from "./address-policy.js";
 export { ConnectionRace, connectStreamhost, type RaceWinner, type StreamhostAddress } from "./connector.js";
 export {
   activateElement,

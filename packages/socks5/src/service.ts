@@ -26,6 +26,7 @@ import {
   type XmppLink,
   xml,
 } from "@xtls/core";
+import { allowedAddress, type CandidatePolicy, DEFAULT_CANDIDATE_POLICY } from "./address-policy.js";
 import { ConnectionRace, connectStreamhost, type StreamhostAddress } from "./connector.js";
 import {
   activateElement,
@@ -92,6 +93,12 @@ export interface Socks5BytestreamsOptions {
   readonly staggerMs?: number;
   /** Read buffer of each stream, in octets. Default 64 KiB. */
   readonly highWaterMark?: number;
+  /**
+   * Which addresses we connect to (streamhosts offered to us, Jingle candidates, proxies):
+   * see `address-policy.ts`. Default: loopback, private and global unicast; link-local,
+   * multicast, unspecified, broadcast and reserved addresses never.
+   */
+  readonly candidatePolicy?: CandidatePolicy;
 }
 
 export interface S5bOpenOptions {
@@ -145,6 +152,8 @@ export class Socks5Bytestreams extends EventEmitter<Socks5BytestreamsEvents> {
   readonly connectTimeoutMs: number;
   readonly staggerMs: number;
   readonly highWaterMark: number;
+  /** Which addresses {@link connect} connects to. */
+  readonly candidatePolicy: CandidatePolicy;
   readonly #ownsListener: boolean;
   readonly #accept: Socks5BytestreamsOptions["accept"];
   readonly #proxyOption: "discover" | readonly StreamHost[] | false;
@@ -167,6 +176,7 @@ export class Socks5Bytestreams extends EventEmitter<Socks5BytestreamsEvents> {
     this.connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
     this.staggerMs = options.staggerMs ?? DEFAULT_STAGGER_MS;
     this.highWaterMark = options.highWaterMark ?? DEFAULT_HIGH_WATER_MARK;
+    this.candidatePolicy = options.candidatePolicy ?? DEFAULT_CANDIDATE_POLICY;
     const streamhost = options.streamhost ?? {};
     if (streamhost === false) {
       this.listener = undefined;
@@ -390,9 +400,12 @@ export class Socks5Bytestreams extends EventEmitter<Socks5BytestreamsEvents> {
 
   /**
    * Connects to `streamhost` with SOCKS5 CONNECT to `dstAddr` (used by the Jingle
-   * transport too). The connection drops whatever arrives until it is opened.
+   * transport too). The connection drops whatever arrives until it is opened. An address
+   * the {@link candidatePolicy} does not allow is refused before any packet is sent
+   * ({@link S5bAddressRefusedError}): the address is the peer's choice (request forgery,
+   * port scans from our host — see address-policy.ts).
    */
-  connect(
+  async connect(
     streamhost: StreamhostAddress,
     hash: string,
     options: { signal?: AbortSignal; timeoutMs?: number } = {},
@@ -400,7 +413,9 @@ export class Socks5Bytestreams extends EventEmitter<Socks5BytestreamsEvents> {
     const signal = options.signal
       ? AbortSignal.any([options.signal, this.#closeSignal()])
       : this.#closeSignal();
-    return connectStreamhost(streamhost, hash, {
+    const address = await allowedAddress(streamhost.host, streamhost.port, this.candidatePolicy);
+    if (signal.aborted) throw new AbortError("connecting to a SOCKS5 streamhost", signal.reason);
+    return connectStreamhost({ ...streamhost, host: address }, hash, {
       timeoutMs: options.timeoutMs ?? this.connectTimeoutMs,
       signal,
     });

@@ -4,12 +4,18 @@ import type { Chat } from "@xtls/client";
 import { formatFingerprint } from "@xtls/tls";
 import { ACCOUNT_HELP, ACCOUNT_OPTIONS, checkPeer, connect, EXIT, resolveAccount } from "../account.js";
 import type { CommandIo } from "./io.js";
+import { acceptsWithoutAsking, howToAllow, oneTimePasswordUpFront, STRANGER_DECLINE_TEXT } from "./policy.js";
 
 export const CHAT_HELP = `xtls chat [JID] — chat end to end encrypted (an XML stream inside XTLS)
 
   xtls chat juliet@capulet.lit/balcony   start a chat with that full JID
   xtls chat                              wait for someone to start one (asks before accepting)
-  --yes                                  accept the first incoming chat without asking
+  --yes                                  accept the first incoming chat without asking — only
+                                         from a verified contact (pinned in the trust store),
+                                         or from anyone while a one-time password is in hand
+                                         (XTLS_OTP or --ask-otp); others are declined
+  --ask-otp                              ask the one-time password for first contacts once, at
+                                         the start (hidden on a terminal, else stdin's first line)
   --json                                 one JSON line per message received
 
 Type a line to send it; /quit or end of input closes the chat.
@@ -23,6 +29,7 @@ export async function chatCommand(argv: readonly string[], io: CommandIo): Promi
     options: {
       ...ACCOUNT_OPTIONS,
       yes: { type: "boolean" },
+      "ask-otp": { type: "boolean" },
       json: { type: "boolean" },
       help: { type: "boolean", short: "h" },
     },
@@ -34,21 +41,50 @@ export async function chatCommand(argv: readonly string[], io: CommandIo): Promi
   }
   const peer = positionals[0] === undefined ? undefined : checkPeer(positionals[0], "the chat's JID");
   const account = resolveAccount(values, io.env, true);
-  const { xtls, close } = await connect(account, io.prompter, io.style, io.stderr, io.env);
+  const otp = await oneTimePasswordUpFront(values["ask-otp"] === true, io);
+  const { xtls, close, lost, explain } = await connect(account, io.prompter, io.style, io.stderr, io.env, {
+    otp,
+  });
   try {
     let chat: Chat;
-    if (peer) chat = await xtls.openChat(peer);
+    if (peer) chat = await Promise.race([xtls.openChat(peer), lost]);
     else {
       io.stderr.write(`waiting for a chat as ${xtls.link.jid}\n`);
-      chat = await new Promise<Chat>((resolve, reject) => {
-        xtls.on("chat", async (incoming) => {
-          if (!values.yes && !(await io.prompter.confirm(`${incoming.peer} wants to chat. Accept?`))) {
-            await incoming.decline();
-            return;
-          }
-          incoming.accept().then(resolve, reject);
-        });
-      });
+      let answered = false;
+      chat = await Promise.race([
+        lost,
+        new Promise<Chat>((resolve, reject) => {
+          xtls.on("chat", async (incoming) => {
+            if (answered) {
+              await incoming.decline().catch(() => {});
+              return;
+            }
+            // Decide before anything else happens for the offer (see policy.ts).
+            if (values.yes) {
+              if (!(await acceptsWithoutAsking(xtls, incoming.peer, otp))) {
+                await incoming.decline(STRANGER_DECLINE_TEXT).catch(() => {});
+                io.stderr.write(
+                  `xtls chat: declined a chat from ${incoming.peer}: not a verified contact (${howToAllow(incoming.peer)})\n`,
+                );
+                return;
+              }
+            } else {
+              const stranger = !(await xtls.isVerified(incoming.peer));
+              const question = `${incoming.peer}${stranger ? " (not a verified contact)" : ""} wants to chat. Accept?`;
+              if (!(await io.prompter.confirm(question))) {
+                await incoming.decline().catch(() => {});
+                return;
+              }
+            }
+            if (answered) {
+              await incoming.decline().catch(() => {});
+              return;
+            }
+            answered = true;
+            incoming.accept().then(resolve, reject);
+          });
+        }),
+      ]);
     }
     const who = chat.peerIdentity;
     io.stderr.write(
@@ -62,14 +98,25 @@ export async function chatCommand(argv: readonly string[], io: CommandIo): Promi
           : `${io.style.cyan(m.from)}: ${m.body}\n`,
       );
     });
-    const ended = new Promise<void>((resolve) => chat.once("close", () => resolve()));
+    const ended = new Promise<Error | undefined>((resolve) => chat.once("close", (error) => resolve(error)));
+    let endedBy: Error | undefined;
     for (;;) {
-      const line = await Promise.race([io.prompter.ask(""), ended.then(() => null)]);
+      const line = await Promise.race([
+        io.prompter.ask(""),
+        ended.then((error) => {
+          endedBy = error;
+          return null;
+        }),
+        lost,
+      ]);
       if (line === null || line.trim() === "/quit") break;
-      if (line.trim()) await chat.send(line);
+      if (line.trim()) await Promise.race([chat.send(line), lost]);
     }
-    await chat.close().catch(() => {});
+    if (endedBy) throw endedBy;
+    await Promise.race([chat.close().catch(() => {}), lost]);
     return EXIT.ok;
+  } catch (error) {
+    throw await explain(error);
   } finally {
     io.prompter.close();
     await close();

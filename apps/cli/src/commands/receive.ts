@@ -2,19 +2,35 @@
 import { mkdir } from "node:fs/promises";
 import { parseArgs } from "node:util";
 import type { IncomingFileOffer } from "@xtls/client";
-import { ACCOUNT_HELP, ACCOUNT_OPTIONS, connect, EXIT, resolveAccount, UsageError } from "../account.js";
+import {
+  ACCOUNT_HELP,
+  ACCOUNT_OPTIONS,
+  ConnectionError,
+  connect,
+  EXIT,
+  resolveAccount,
+  UsageError,
+} from "../account.js";
 import { formatBytes, ProgressBar } from "../progress.js";
-import { describeError, exitCodeOf } from "./common.js";
+import { describeError } from "./common.js";
 import type { CommandIo } from "./io.js";
+import { acceptsWithoutAsking, howToAllow, oneTimePasswordUpFront, STRANGER_DECLINE_TEXT } from "./policy.js";
 
 export const RECEIVE_HELP = `xtls receive --dir DIR — wait for files, store them once verified
 
   --dir-out DIR / --into DIR   where files go (default: the current directory)
-  --yes                        accept every offer without asking
-  --count N                    stop after N files (default 1; 0 = keep going)
+  --yes                        accept without asking — only from verified contacts (pinned in
+                               the trust store), or from anyone while a one-time password is
+                               in hand (XTLS_OTP or --ask-otp); other offers are declined
+  --ask-otp                    ask the one-time password for first contacts once, at the start
+                               (hidden on a terminal, else the first line of stdin)
+  --count N                    stop after N files received (default 1; 0 = keep going); a
+                               declined or failed offer is reported on one line and not counted
   --json                       one JSON line per file received
 
-A file is written under a temporary name and renamed only when its size and SHA-256 match.
+Nothing happens for an offer before it is accepted: no connection to the addresses it names,
+no file created, none of our addresses sent. A file is written under a temporary name and
+renamed only when its size and SHA-256 match.
 The account options' --dir is where the identity lives; files go to --into.
 
 ${ACCOUNT_HELP}
@@ -28,6 +44,7 @@ export async function receiveCommand(argv: readonly string[], io: CommandIo): Pr
       into: { type: "string" },
       "dir-out": { type: "string" },
       yes: { type: "boolean" },
+      "ask-otp": { type: "boolean" },
       count: { type: "string" },
       json: { type: "boolean" },
       help: { type: "boolean", short: "h" },
@@ -42,55 +59,76 @@ export async function receiveCommand(argv: readonly string[], io: CommandIo): Pr
   const into = values.into ?? values["dir-out"] ?? ".";
   const account = resolveAccount(values, io.env, true);
   await mkdir(into, { recursive: true });
-  const { xtls, close } = await connect(account, io.prompter, io.style, io.stderr, io.env);
+  const otp = await oneTimePasswordUpFront(values["ask-otp"] === true, io);
+  const { xtls, close, lost, explain } = await connect(account, io.prompter, io.style, io.stderr, io.env, {
+    otp,
+  });
   io.stderr.write(`waiting for files as ${xtls.link.jid} (certificate ${xtls.fingerprint.slice(0, 16)}…)\n`);
   let received = 0;
-  let failure: unknown;
   try {
-    await new Promise<void>((resolve) => {
-      const take = async (offer: IncomingFileOffer) => {
-        const ok =
-          values.yes ||
-          (await io.prompter.confirm(
-            `${offer.peer} offers ${offer.name} (${formatBytes(offer.size)}, ${offer.mediaType}). Accept?`,
-          ));
-        if (!ok) {
-          await offer.decline();
-          io.stderr.write(`declined ${offer.name}\n`);
-          return;
-        }
-        try {
-          const transfer = await offer.accept({ dir: into });
-          const bar = new ProgressBar(io.stderr, io.style, offer.name, offer.size);
-          transfer.on("progress", ({ bytes, rate }) => bar.update(bytes, rate));
-          const result = await transfer.done;
-          bar.finish();
-          // Let the sender's session end cleanly before we possibly disconnect.
-          await Promise.race([
-            transfer.session?.done.catch(() => {}),
-            new Promise((r) => setTimeout(r, 5000).unref()),
-          ]);
-          const sha256 = Buffer.from(result.hash.value, "base64").toString("hex");
-          if (values.json)
-            io.stdout.write(
-              `${JSON.stringify({ path: result.path, size: result.size, sha256, from: offer.peer })}\n`,
+    await Promise.race([
+      lost,
+      new Promise<void>((resolve) => {
+        const take = async (offer: IncomingFileOffer) => {
+          // Decide before anything else happens for the offer (see policy.ts).
+          let ok: boolean;
+          if (values.yes) {
+            ok = await acceptsWithoutAsking(xtls, offer.peer, otp);
+            if (!ok) {
+              await offer.decline(STRANGER_DECLINE_TEXT).catch(() => {});
+              io.stderr.write(
+                `xtls receive: declined ${offer.name} from ${offer.peer}: not a verified contact (${howToAllow(offer.peer)})\n`,
+              );
+              return;
+            }
+          } else {
+            const stranger = !(await xtls.isVerified(offer.peer));
+            ok = await io.prompter.confirm(
+              `${offer.peer}${stranger ? " (not a verified contact)" : ""} offers ${offer.name} (${formatBytes(offer.size)}, ${offer.mediaType}). Accept?`,
             );
-          else
-            io.stdout.write(
-              `${io.style.green("received")} ${result.path} (${formatBytes(result.size)}) from ${offer.peer}\n  SHA-256 ${sha256} ${io.style.green("verified")}\n`,
-            );
-          received++;
-        } catch (error) {
-          failure = error;
-          io.stderr.write(`xtls receive: ${offer.name}: ${describeError(error)}\n`);
-        }
-        if ((count > 0 && received >= count) || failure) resolve();
-      };
-      xtls.on("file", (offer) => void take(offer));
-      xtls.on("chat", (incoming) => void incoming.decline());
-    });
+            if (!ok) {
+              await offer.decline().catch(() => {});
+              io.stderr.write(`declined ${offer.name}\n`);
+              return;
+            }
+          }
+          try {
+            const transfer = await offer.accept({ dir: into });
+            const bar = new ProgressBar(io.stderr, io.style, offer.name, offer.size);
+            transfer.on("progress", ({ bytes, rate }) => bar.update(bytes, rate));
+            const result = await transfer.done;
+            bar.finish();
+            // Let the sender's session end cleanly before we possibly disconnect.
+            await Promise.race([
+              transfer.session?.done.catch(() => {}),
+              new Promise((r) => setTimeout(r, 5000).unref()),
+            ]);
+            const sha256 = Buffer.from(result.hash.value, "base64").toString("hex");
+            if (values.json)
+              io.stdout.write(
+                `${JSON.stringify({ path: result.path, size: result.size, sha256, from: offer.peer })}\n`,
+              );
+            else
+              io.stdout.write(
+                `${io.style.green("received")} ${result.path} (${formatBytes(result.size)}) from ${offer.peer}\n  SHA-256 ${sha256} ${io.style.green("verified")}\n`,
+              );
+            received++;
+          } catch (error) {
+            // One failed offer never ends the loop: anyone could otherwise stop a
+            // receiver by sending an offer that fails. Only successes are counted. A
+            // lost connection is reported once, by the command.
+            const why = await explain(error);
+            if (!(why instanceof ConnectionError))
+              io.stderr.write(`xtls receive: ${offer.name} from ${offer.peer}: ${describeError(why)}\n`);
+          }
+          if (count > 0 && received >= count) resolve();
+        };
+        xtls.on("file", (offer) => void take(offer));
+        xtls.on("chat", (incoming) => void incoming.decline());
+      }),
+    ]);
   } finally {
     await close();
   }
-  return failure ? exitCodeOf(failure) : EXIT.ok;
+  return EXIT.ok;
 }

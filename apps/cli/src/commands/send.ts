@@ -2,6 +2,7 @@
 import { stat } from "node:fs/promises";
 import { basename } from "node:path";
 import { parseArgs } from "node:util";
+import { sendableFileName } from "@xtls/file-transfer";
 import { formatFingerprint } from "@xtls/tls";
 import {
   ACCOUNT_HELP,
@@ -47,13 +48,17 @@ export async function sendCommand(argv: readonly string[], io: CommandIo): Promi
   const account = resolveAccount(values, io.env, true);
   const info = await stat(file).catch(() => undefined);
   if (!info?.isFile()) throw new UsageError(`not a readable file: ${file}`);
-  const { xtls, close } = await connect(account, io.prompter, io.style, io.stderr, io.env);
+  // A name with a control character (or one XML forbids) cannot go into the offer: the
+  // server would drop our connection. Clean it before any stanza goes out, and say so.
+  const name = sendableFileName(basename(file));
+  if (name !== basename(file)) io.stderr.write(`sending ${escapeControls(basename(file))} as ${name}\n`);
+  const { xtls, close, lost, explain } = await connect(account, io.prompter, io.style, io.stderr, io.env);
   try {
     const t0 = performance.now();
-    const transfer = await xtls.sendFile(peer, file);
-    const bar = new ProgressBar(io.stderr, io.style, basename(file), info.size);
+    const transfer = await Promise.race([xtls.sendFile(peer, file, { name }), lost]);
+    const bar = new ProgressBar(io.stderr, io.style, name, info.size);
     transfer.on("progress", ({ bytes, rate }) => bar.update(bytes, rate));
-    const result = await transfer.done;
+    const result = await Promise.race([transfer.done, lost]);
     bar.finish();
     const ms = performance.now() - t0;
     const channel = transfer.session?.secured as
@@ -79,7 +84,23 @@ export async function sendCommand(argv: readonly string[], io: CommandIo): Promi
       );
     }
     return EXIT.ok;
+  } catch (error) {
+    throw await explain(error);
   } finally {
     await close();
   }
+}
+
+/** `bad\x01name.txt` as those characters: control characters never reach the terminal raw. */
+function escapeControls(name: string): string {
+  return name.replace(
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point.
+    /[\u0000-\u001f\u007f-\u009f\ufffe\uffff]/g,
+    (c) => {
+      const code = c.charCodeAt(0);
+      return code < 0x100
+        ? `\\x${code.toString(16).padStart(2, "0")}`
+        : `\\u${code.toString(16).padStart(4, "0")}`;
+    },
+  );
 }
