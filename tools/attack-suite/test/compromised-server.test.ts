@@ -129,7 +129,7 @@ describe("the compromised server diverts Romeo's and Juliet's stanzas to the att
       // Mallory is Juliet towards Romeo and Romeo towards Juliet, with certificates she made
       // for their JIDs, guessing the password on both sides.
       const stolen = join(dir, "stolen-a");
-    await mkdir(stolen);
+      await mkdir(stolen);
       const asJuliet = await attackerStack(attacker.ghost(J("a")));
       asJuliet.on(
         "file",
@@ -150,9 +150,9 @@ describe("the compromised server diverts Romeo's and Juliet's stanzas to the att
       expect(await romeo.done, romeo.stderr()).toBe(3);
       expect(await juliet.done, juliet.stderr()).toBe(3);
       await expect(towardsJuliet).rejects.toThrow();
-    // Each victim's SRP ran against the attacker's TLS session, and failed: she lacks the password.
-    expect(romeo.stderr()).toMatch(/password authentication with juliet@capulet\.lit\/balcony-a failed.*man-in-the-middle/);
-    expect(juliet.stderr()).toMatch(/password authentication with romeo@montague\.lit\/orchard-a failed.*man-in-the-middle/);
+      // Each victim's SRP ran against the attacker's TLS session, and failed: she lacks the password.
+      for (const victim of [romeo, juliet])
+        expect(victim.stderr()).toMatch(/password authentication with \S+ failed.*man-in-the-middle/);
       // The attacker did see the sessions (the harness diverted them), and got nothing out of them.
       expect(attacker.diverted.some((s) => jingleOf(s)?.attrs.action === "session-initiate")).toBe(true);
       expect(await listIn(join(dir, "inbox-a"))).toEqual([]);
@@ -225,8 +225,8 @@ describe("the compromised server diverts Romeo's and Juliet's stanzas to the att
         .catch(() => {});
       expect(await juliet2.done, juliet2.stderr()).toBe(3);
       const err = juliet2.stderr();
-      expect(hexOnly(err)).toContain(romeosKey);
-      expect(hexOnly(err)).toContain(asRomeo.fingerprint);
+      expect(hexOnly(err), err).toContain(romeosKey);
+      expect(hexOnly(err), err).toContain(asRomeo.fingerprint);
       expect(err).toContain("xtls trust forget");
       expect(err).not.toMatch(/One-time password|First contact/);
       expect((await pinned(julietAccount("d")))[ROMEO]?.map((p) => p.fingerprint)).toEqual([romeosKey]);
