@@ -44,7 +44,17 @@ describe("xtls send / receive through Prosody", () => {
         // fail the session, and --yes accepts only verified contacts.
         const input = round === 1 ? "wherefore-1597\n" : "";
         const receiver = start(
-          ["receive", ...account("juliet", "a"), "--into", inbox, "--yes", "--ask-otp", "--json"],
+          [
+            "receive",
+            ...account("juliet", "a"),
+            "--into",
+            inbox,
+            "--yes",
+            "--ask-otp",
+            "--from",
+            "romeo@montague.lit",
+            "--json",
+          ],
           {},
           input,
         );
@@ -87,9 +97,12 @@ describe("xtls send / receive through Prosody", () => {
       const file = join(dir, "note.txt");
       await writeFile(file, "Deny thy father and refuse thy name\n");
       const inbox = join(dir, "inbox-2");
-      const receiver = start(["receive", ...account("juliet", "b"), "--into", inbox, "--yes"], {
-        XTLS_OTP: "capulet",
-      });
+      const receiver = start(
+        ["receive", ...account("juliet", "b"), "--into", inbox, "--yes", "--from", "romeo@montague.lit"],
+        {
+          XTLS_OTP: "capulet",
+        },
+      );
       await waitFor(receiver, "waiting for files as");
       const sender = start(["send", file, "--to", "juliet@capulet.lit/balcony-b", ...account("romeo", "b")], {
         XTLS_OTP: "montague",
@@ -358,6 +371,17 @@ describe("xtls trust and identity (no network)", () => {
     expect(r.stderr().trim().split("\n")).toHaveLength(1);
     expect(r.stderr()).toMatch(message as RegExp);
   });
+
+  it.each([["receive"], ["chat"]])(
+    "xtls %s --yes with a one-time password but no --from: exit 2 before logging in (the password would be everyone's)",
+    async (command) => {
+      const r = start([command, "--jid", "juliet@capulet.lit", "--yes", "--dir", join(dir, "otp-no-from")], {
+        XTLS_OTP: "wherefore-1597",
+      });
+      expect(await r.done, r.seen()).toBe(2);
+      expect(r.stderr().trim().split("\n")).toEqual([expect.stringMatching(/needs --from JID/)]);
+    },
+  );
 
   it.each([["send"], ["receive"], ["chat"], ["trust"], ["identity"]])("xtls %s --help", async (command) => {
     const r = start([command, "--help"]);

@@ -30,7 +30,9 @@ network_settings = { nagle = (os.getenv("PROSODY_NAGLE") == "1") }
 -- Read more than 4096 bytes per wake-up (PEERS.md: 16 KiB x 8 in flight 2.8 -> 12.4 MB/s).
 network_default_read_size = tonumber(os.getenv("PROSODY_READ_SIZE") or "262144")
 
-plugin_paths = { assert(os.getenv("PROSODY_PLUGIN_DIR"), "set PROSODY_PLUGIN_DIR") }
+-- PROSODY_EXTRA_PLUGIN_DIR / PROSODY_EXTRA_MODULES: a suite's own modules (e.g. tools/attack-suite's
+-- compromised-server module), set only by that suite for its own Prosody (own port base and directory).
+plugin_paths = { assert(os.getenv("PROSODY_PLUGIN_DIR"), "set PROSODY_PLUGIN_DIR"), os.getenv("PROSODY_EXTRA_PLUGIN_DIR") }
 
 local mods = {
   "disco"; "roster"; "saslauth"; "register"; "ping"; "time"; "version"; "uptime";
@@ -39,6 +41,7 @@ local mods = {
 }
 if os.getenv("PROSODY_PROXY65_FLUSH") ~= "0" then mods[#mods + 1] = "proxy65_flush" end
 if os.getenv("PROSODY_SMACKS") ~= "0" then mods[#mods + 1] = "smacks" end
+for extra in (os.getenv("PROSODY_EXTRA_MODULES") or ""):gmatch("[^,%s]+") do mods[#mods + 1] = extra end
 modules_enabled = mods
 modules_disabled = { "s2s"; "offline" }
 

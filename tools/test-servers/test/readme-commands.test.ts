@@ -40,6 +40,9 @@ const RUN_BY: Record<string, Record<string, string>> = {
     "pnpm bench --quick": ".ci/run",
     "pnpm bench --quick --only latency": "here",
   },
+  "tools/attack-suite/README.md": {
+    "cd tools/attack-suite && pnpm exec vitest run": "pnpm test",
+  },
   "tools/ejabberd-suite/README.md": {
     "pnpm --filter @xtls/ejabberd-suite test": "pnpm test",
   },

@@ -4,7 +4,13 @@ import type { Chat } from "@xtls/client";
 import { formatFingerprint } from "@xtls/tls";
 import { ACCOUNT_HELP, ACCOUNT_OPTIONS, checkPeer, connect, EXIT, resolveAccount } from "../account.js";
 import type { CommandIo } from "./io.js";
-import { acceptsWithoutAsking, howToAllow, oneTimePasswordUpFront, STRANGER_DECLINE_TEXT } from "./policy.js";
+import {
+  acceptsWithoutAsking,
+  firstContactFrom,
+  howToAllow,
+  oneTimePasswordUpFront,
+  STRANGER_DECLINE_TEXT,
+} from "./policy.js";
 
 export const CHAT_HELP = `xtls chat [JID] — chat end to end encrypted (an XML stream inside XTLS)
 
@@ -12,8 +18,9 @@ export const CHAT_HELP = `xtls chat [JID] — chat end to end encrypted (an XML 
   xtls chat                              wait for someone to start one (asks before accepting)
   --yes                                  accept the first incoming chat without asking — only
                                          from a verified contact (pinned in the trust store),
-                                         or from anyone while a one-time password is in hand
-                                         (XTLS_OTP or --ask-otp); others are declined
+                                         or from the --from contact while a one-time password
+                                         is in hand (XTLS_OTP or --ask-otp); others are declined
+  --from JID                             the contact the one-time password is for (with --yes)
   --ask-otp                              ask the one-time password for first contacts once, at
                                          the start (hidden on a terminal, else stdin's first line)
   --json                                 one JSON line per message received
@@ -30,6 +37,7 @@ export async function chatCommand(argv: readonly string[], io: CommandIo): Promi
       ...ACCOUNT_OPTIONS,
       yes: { type: "boolean" },
       "ask-otp": { type: "boolean" },
+      from: { type: "string" },
       json: { type: "boolean" },
       help: { type: "boolean", short: "h" },
     },
@@ -42,6 +50,7 @@ export async function chatCommand(argv: readonly string[], io: CommandIo): Promi
   const peer = positionals[0] === undefined ? undefined : checkPeer(positionals[0], "the chat's JID");
   const account = resolveAccount(values, io.env, true);
   const otp = await oneTimePasswordUpFront(values["ask-otp"] === true, io);
+  const from = firstContactFrom(values.from, otp, values.yes === true);
   const { xtls, close, lost, explain } = await connect(account, io.prompter, io.style, io.stderr, io.env, {
     otp,
   });
@@ -61,7 +70,7 @@ export async function chatCommand(argv: readonly string[], io: CommandIo): Promi
             }
             // Decide before anything else happens for the offer (see policy.ts).
             if (values.yes) {
-              if (!(await acceptsWithoutAsking(xtls, incoming.peer, otp))) {
+              if (!(await acceptsWithoutAsking(xtls, incoming.peer, otp, from))) {
                 await incoming.decline(STRANGER_DECLINE_TEXT).catch(() => {});
                 io.stderr.write(
                   `xtls chat: declined a chat from ${incoming.peer}: not a verified contact (${howToAllow(incoming.peer)})\n`,

@@ -6,15 +6,19 @@
  *
  * - a verified contact: a certificate of the peer's bare JID is pinned as verified in the
  *   trust store (the TLS handshake then still checks that the peer presents it), or
- * - anyone, while a one-time password is in hand (XTLS_OTP, or `--ask-otp` answered at
- *   the start): a first contact that must prove it knows the password (srp).
+ * - the one contact a one-time password in hand is for (`--from JID` with XTLS_OTP, or
+ *   `--ask-otp` answered at the start): a first contact that must prove it knows the
+ *   password (srp). Only that bare JID: a password in hand must not make every other
+ *   account's offer start work on our side (connections to its candidates, a temporary
+ *   file, a password attempt) before anyone is verified.
  *
  * Everyone else is declined (Jingle `decline`, with a text saying why) before anything
  * else happens, with one line on stderr; the command goes on waiting.
  */
 
 import type { Xtls } from "@xtls/client";
-import { bareJid } from "@xtls/core";
+import { bareJid, tryParseJid } from "@xtls/core";
+import { UsageError } from "../account.js";
 import type { CommandIo } from "./io.js";
 
 /** The text sent to a stranger with the decline. */
@@ -23,7 +27,7 @@ export const STRANGER_DECLINE_TEXT =
 
 /** How the user can allow a stranger (the end of the stderr line). */
 export function howToAllow(peer: string): string {
-  return `verify them first with "xtls trust verify ${bareJid(peer)} FINGERPRINT", or run with XTLS_OTP or --ask-otp to let a one-time password decide, or without --yes to be asked`;
+  return `verify them first with "xtls trust verify ${bareJid(peer)} FINGERPRINT", or run with --from ${bareJid(peer)} and XTLS_OTP or --ask-otp to let a one-time password decide, or without --yes to be asked`;
 }
 
 /**
@@ -41,12 +45,33 @@ export async function oneTimePasswordUpFront(ask: boolean, io: CommandIo): Promi
   return answer ? answer : undefined;
 }
 
+/**
+ * `--from`: the contact a one-time password in hand is for (a bare JID). A password with
+ * `--yes` and no `--from` is a usage error: it would be no one's, or everyone's.
+ */
+export function firstContactFrom(
+  from: string | undefined,
+  otp: string | undefined,
+  yes: boolean,
+): string | undefined {
+  if (from === undefined) {
+    if (otp !== undefined && yes)
+      throw new UsageError("a one-time password with --yes needs --from JID: the contact it is for");
+    return undefined;
+  }
+  const jid = tryParseJid(from);
+  if (!jid?.local)
+    throw new UsageError(`--from needs the contact's JID, e.g. romeo@montague.lit; got "${from}"`);
+  return jid.bare;
+}
+
 /** Whether `--yes` may accept a session from `peer` without asking. */
 export async function acceptsWithoutAsking(
   xtls: Xtls,
   peer: string,
   otp: string | undefined,
+  from: string | undefined,
 ): Promise<boolean> {
-  if (otp !== undefined) return true;
+  if (otp !== undefined && from !== undefined && bareJid(peer) === from) return true;
   return xtls.isVerified(peer);
 }

@@ -14,14 +14,21 @@ import {
 import { formatBytes, ProgressBar } from "../progress.js";
 import { describeError } from "./common.js";
 import type { CommandIo } from "./io.js";
-import { acceptsWithoutAsking, howToAllow, oneTimePasswordUpFront, STRANGER_DECLINE_TEXT } from "./policy.js";
+import {
+  acceptsWithoutAsking,
+  firstContactFrom,
+  howToAllow,
+  oneTimePasswordUpFront,
+  STRANGER_DECLINE_TEXT,
+} from "./policy.js";
 
 export const RECEIVE_HELP = `xtls receive --dir DIR — wait for files, store them once verified
 
   --dir-out DIR / --into DIR   where files go (default: the current directory)
   --yes                        accept without asking — only from verified contacts (pinned in
-                               the trust store), or from anyone while a one-time password is
-                               in hand (XTLS_OTP or --ask-otp); other offers are declined
+                               the trust store), or from the --from contact while a one-time
+                               password is in hand (XTLS_OTP or --ask-otp); others are declined
+  --from JID                   the contact the one-time password is for (needed with --yes)
   --ask-otp                    ask the one-time password for first contacts once, at the start
                                (hidden on a terminal, else the first line of stdin)
   --count N                    stop after N files received (default 1; 0 = keep going); a
@@ -45,6 +52,7 @@ export async function receiveCommand(argv: readonly string[], io: CommandIo): Pr
       "dir-out": { type: "string" },
       yes: { type: "boolean" },
       "ask-otp": { type: "boolean" },
+      from: { type: "string" },
       count: { type: "string" },
       json: { type: "boolean" },
       help: { type: "boolean", short: "h" },
@@ -60,6 +68,7 @@ export async function receiveCommand(argv: readonly string[], io: CommandIo): Pr
   const account = resolveAccount(values, io.env, true);
   await mkdir(into, { recursive: true });
   const otp = await oneTimePasswordUpFront(values["ask-otp"] === true, io);
+  const from = firstContactFrom(values.from, otp, values.yes === true);
   const { xtls, close, lost, explain } = await connect(account, io.prompter, io.style, io.stderr, io.env, {
     otp,
   });
@@ -73,7 +82,7 @@ export async function receiveCommand(argv: readonly string[], io: CommandIo): Pr
           // Decide before anything else happens for the offer (see policy.ts).
           let ok: boolean;
           if (values.yes) {
-            ok = await acceptsWithoutAsking(xtls, offer.peer, otp);
+            ok = await acceptsWithoutAsking(xtls, offer.peer, otp, from);
             if (!ok) {
               await offer.decline(STRANGER_DECLINE_TEXT).catch(() => {});
               io.stderr.write(
