@@ -23,6 +23,7 @@ import {
   type IncomingSession,
   type JingleManager,
   type JingleSession,
+  type RefusedSession,
   type TransportMethod,
 } from "@xtls/jingle";
 import { supportsXtls, XtlsSecurity, type XtlsSecurityOptions } from "@xtls/jingle-xtls";
@@ -104,6 +105,12 @@ export interface XtlsEvents {
   file: [offer: IncomingFileOffer];
   /** A session for another registered application (e.g. a file offer). */
   session: [incoming: IncomingSession];
+  /**
+   * An offered session was refused before anything else happened for it — above all one
+   * without end-to-end security (`security-error`, "no end-to-end security was offered"):
+   * there is no way to take such a session through this facade. For logging.
+   */
+  refused: [refused: RefusedSession];
 }
 
 export class Xtls extends EventEmitter<XtlsEvents> {
@@ -159,6 +166,7 @@ export class Xtls extends EventEmitter<XtlsEvents> {
       maxPending: options.maxPending,
     });
     this.jingle.on("incoming", (incoming) => this.#incoming(incoming));
+    this.jingle.on("refused", (refused) => this.emit("refused", refused));
     this.files = new FileTransferService(this.jingle, {
       transports: this.transports,
       security: this.security,

@@ -3,6 +3,7 @@ import { parseArgs } from "node:util";
 import type { Chat } from "@xtls/client";
 import { formatFingerprint } from "@xtls/tls";
 import { ACCOUNT_HELP, ACCOUNT_OPTIONS, checkPeer, connect, EXIT, resolveAccount } from "../account.js";
+import { logRefusals } from "./common.js";
 import type { CommandIo } from "./io.js";
 
 export const CHAT_HELP = `xtls chat [JID] — chat end to end encrypted (an XML stream inside XTLS)
@@ -35,6 +36,7 @@ export async function chatCommand(argv: readonly string[], io: CommandIo): Promi
   const peer = positionals[0] === undefined ? undefined : checkPeer(positionals[0], "the chat's JID");
   const account = resolveAccount(values, io.env, true);
   const { xtls, close } = await connect(account, io.prompter, io.style, io.stderr, io.env);
+  logRefusals(xtls, io.stderr, "chat");
   try {
     let chat: Chat;
     if (peer) chat = await xtls.openChat(peer);

@@ -1,5 +1,5 @@
 import { FileTransferError } from "@xtls/file-transfer";
-import { SessionTerminatedError } from "@xtls/jingle";
+import { type RefusedSession, SessionTerminatedError } from "@xtls/jingle";
 import { SecurityError } from "@xtls/tls";
 import { ConnectionError, EXIT, UsageError } from "../account.js";
 
@@ -39,4 +39,18 @@ export function describeError(error: unknown): string {
     return `${who}: ${condition}${hint}${text ? ` — ${text}` : ""}`;
   }
   return (error as Error)?.message ?? String(error);
+}
+
+/**
+ * One line on stderr for each offered session the engine refused by itself (e.g. one
+ * without end-to-end security); the command keeps waiting.
+ */
+export function logRefusals(
+  xtls: { on(event: "refused", listener: (r: RefusedSession) => void): unknown },
+  stderr: NodeJS.WritableStream,
+  command: string,
+): void {
+  xtls.on("refused", ({ peer, reason }) => {
+    stderr.write(`xtls ${command}: refused a session from ${peer}: ${reason.text ?? reason.condition}\n`);
+  });
 }

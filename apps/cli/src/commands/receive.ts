@@ -4,7 +4,7 @@ import { parseArgs } from "node:util";
 import type { IncomingFileOffer } from "@xtls/client";
 import { ACCOUNT_HELP, ACCOUNT_OPTIONS, connect, EXIT, resolveAccount, UsageError } from "../account.js";
 import { formatBytes, ProgressBar } from "../progress.js";
-import { describeError, exitCodeOf } from "./common.js";
+import { describeError, exitCodeOf, logRefusals } from "./common.js";
 import type { CommandIo } from "./io.js";
 
 export const RECEIVE_HELP = `xtls receive --dir DIR — wait for files, store them once verified
@@ -43,6 +43,7 @@ export async function receiveCommand(argv: readonly string[], io: CommandIo): Pr
   const account = resolveAccount(values, io.env, true);
   await mkdir(into, { recursive: true });
   const { xtls, close } = await connect(account, io.prompter, io.style, io.stderr, io.env);
+  logRefusals(xtls, io.stderr, "receive");
   io.stderr.write(`waiting for files as ${xtls.link.jid} (certificate ${xtls.fingerprint.slice(0, 16)}…)\n`);
   let received = 0;
   let failure: unknown;
