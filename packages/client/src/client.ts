@@ -56,6 +56,13 @@ export interface XtlsOptions {
   readonly confirmSas?: XtlsSecurityOptions["confirmSas"];
   /** Trust on first use, like ssh (off by default: it trusts a man in the middle too). */
   readonly tofu?: boolean;
+  /**
+   * A SHA-256 fingerprint (hex, colons allowed) the user compared with the peer out of
+   * band and accepts as the NEW certificate of a pinned peer. Without it, a pinned peer
+   * presenting another certificate fails with `CertificateChangedError` (code
+   * `certificate-changed`, inside a `security-error`), and no password is asked.
+   */
+  readonly acceptNewKey?: string;
   /** Per-peer limits on password attempts. */
   readonly attemptLimiter?: AttemptLimiter;
   /**
@@ -145,6 +152,7 @@ export class Xtls extends EventEmitter<XtlsEvents> {
       engine: this.engine,
       askPassword: options.askPassword,
       confirmSas: options.confirmSas,
+      ...(options.acceptNewKey ? { acceptNewKey: options.acceptNewKey } : {}),
     });
     this.ibb = new InBandBytestreams(link);
     this.socks5 = options.socks5 === false ? undefined : new Socks5Bytestreams(link, options.socks5 ?? {});
@@ -230,6 +238,7 @@ export class Xtls extends EventEmitter<XtlsEvents> {
     return new XtlsSecurity({
       engine: this.engine,
       ...(method === "srp" ? { askPassword } : { confirmSas }),
+      ...(this.#options.acceptNewKey ? { acceptNewKey: this.#options.acceptNewKey } : {}),
     });
   }
 

@@ -27,6 +27,7 @@ import {
   type SecurityMethod,
 } from "@xtls/jingle";
 import {
+  CertificateChangedError,
   type ChannelAuth,
   type Fingerprint,
   fingerprintMatches,
@@ -34,6 +35,7 @@ import {
   type SecureChannel,
   type SrpAuth,
   type TlsEngine,
+  tryParseFingerprint,
 } from "@xtls/tls";
 import {
   parseSecurity,
@@ -71,6 +73,14 @@ export interface XtlsSecurityOptions {
   readonly confirmSas?: SasAuth["confirmSas"];
   /** How long the responder waits for the initiator's security-info. Default 10 s. */
   readonly choiceTimeoutMs?: number;
+  /**
+   * A fingerprint (SHA-256, hex, colons allowed) the user compared out of band and
+   * accepts as the new certificate of a pinned peer whose certificate changed. When a
+   * pinned peer announces exactly this one, it replaces the old pins (method `manual`)
+   * and x509 verifies it in TLS; any other new certificate still raises the alarm
+   * ({@link CertificateChangedError}).
+   */
+  readonly acceptNewKey?: string;
 }
 
 /** The secure channel of an established session (a SecuredStream with TLS details). */
@@ -115,12 +125,15 @@ export class XtlsSecurity implements SecurityMethod {
       accepted: async (answer) => {
         const theirs = parseSecurity(answer);
         const common = ours.filter((m) => theirs.methods.includes(m));
+        // The responder announced no certificate (it cannot verify ours): the user's
+        // acceptNewKey, if any, is for the peer we chose to contact.
+        if (!theirs.fingerprint) await this.#acceptNewKey(ctx.peer, undefined);
         // Initiator rule 2: certificates only when the responder announced one (it could
         // verify ours) and we can verify it; otherwise a bootstrap both support.
         if (
           theirs.fingerprint &&
           common.includes("x509") &&
-          (await this.#verifiable(ctx.peer, theirs.fingerprint))
+          (await this.#verifiableOrAlarm(ctx.peer, theirs.fingerprint))
         ) {
           chosen = "x509";
         } else {
@@ -166,7 +179,7 @@ export class XtlsSecurity implements SecurityMethod {
     const canVerify =
       peerFingerprint !== undefined &&
       theirs.methods.includes("x509") &&
-      (await this.#verifiable(ctx.peer, peerFingerprint));
+      (await this.#verifiableOrAlarm(ctx.peer, peerFingerprint));
     const bootstraps = BOOTSTRAP.filter((m) => theirs.methods.includes(m) && this.methods.includes(m));
     if (!canVerify && bootstraps.length === 0) {
       throw securityError(
@@ -216,6 +229,46 @@ export class XtlsSecurity implements SecurityMethod {
         return channel;
       },
     };
+  }
+
+  /**
+   * {@link #verifiable}, or the key-change alarm: a peer with pinned certificates that
+   * announces another one (and no resolver vouches for it) ends the session here with
+   * {@link CertificateChangedError} as the cause — no srp or sas is offered or chosen for
+   * it. Threat: a man in the middle with his own certificate for a JID we verified,
+   * hoping for a first contact (a password prompt: one more guess, or a reused password).
+   * The user re-verifies deliberately (forget the pins, or `acceptNewKey`).
+   */
+  async #verifiableOrAlarm(peer: string, fingerprint: Fingerprint): Promise<boolean> {
+    if (await this.#verifiable(peer, fingerprint)) return true;
+    const store = this.#options.engine.trustStore;
+    if (!store || fingerprint.algo !== "sha-256") return false;
+    const pinned = (await store.entries(peer)).filter((e) => e.state !== "revoked");
+    if (pinned.length === 0 || pinned.some((e) => e.fingerprint === fingerprint.hex)) return false;
+    if (await this.#acceptNewKey(peer, fingerprint.hex)) return true;
+    const changed = new CertificateChangedError(
+      peer,
+      fingerprint.hex,
+      pinned.map((e) => e.fingerprint),
+    );
+    throw securityError(changed.message, changed);
+  }
+
+  /**
+   * The user's `acceptNewKey`, for a pinned peer: when it is `hex` (or `hex` is not
+   * known: the peer announced nothing), it replaces the old pins (method `manual`). The
+   * TLS handshake still checks that the certificate presented is that one.
+   */
+  async #acceptNewKey(peer: string, hex: string | undefined): Promise<boolean> {
+    const given = this.#options.acceptNewKey;
+    const accepted = given ? tryParseFingerprint(given, "sha-256") : undefined;
+    const store = this.#options.engine.trustStore;
+    if (!accepted || !store || (hex !== undefined && hex !== accepted.hex)) return false;
+    const pinned = (await store.entries(peer)).filter((e) => e.state !== "revoked");
+    if (pinned.length === 0 || pinned.some((e) => e.fingerprint === accepted.hex)) return false;
+    await store.pin(peer, accepted.hex, { method: "manual", note: "accepted as a new key" });
+    for (const old of pinned) await store.forget(peer, old.fingerprint);
+    return true;
   }
 
   // Whether x509 can be expected to verify the peer: its announced certificate is pinned

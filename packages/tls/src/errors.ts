@@ -1,4 +1,5 @@
 import { XtlsError } from "@xtls/core";
+import { formatFingerprint } from "./fingerprint.js";
 
 /**
  * The peer could not be authenticated, or the secure channel failed in a way that
@@ -13,9 +14,15 @@ export class UntrustedCertificateError extends SecurityError {
   readonly fingerprint: string;
   readonly expected: readonly string[];
 
-  constructor(peerJid: string, fingerprint: string, expected: readonly string[], detail?: string) {
+  constructor(
+    peerJid: string,
+    fingerprint: string,
+    expected: readonly string[],
+    detail?: string,
+    code = "untrusted-certificate",
+  ) {
     super(
-      "untrusted-certificate",
+      code,
       `the certificate of ${peerJid} (SHA-256 ${fingerprint}) is not trusted${
         expected.length
           ? `; expected one of ${expected.join(", ")}`
@@ -90,22 +97,27 @@ export class TruncationError extends SecurityError {
 }
 
 /**
- * TOFU ("leap of faith") found a different certificate than the one(s) already known
- * for this JID — what ssh reports as "REMOTE HOST IDENTIFICATION HAS CHANGED".
+ * A peer whose certificate is pinned (verified, or trusted on first use) presented a
+ * different one — what ssh reports as "REMOTE HOST IDENTIFICATION HAS CHANGED". Code
+ * `certificate-changed`. Never re-verified automatically: no password is asked and no
+ * short code shown for it (each would be one more guess for a man in the middle, and a
+ * reused password would let him in). The user re-verifies deliberately: removes the old
+ * entry and makes a new first contact, or pins the new fingerprint after comparing it.
  */
 export class CertificateChangedError extends UntrustedCertificateError {
-  /** The fingerprints we knew for the peer (any state). */
+  /** The fingerprints pinned for the peer (lowercase hex). */
   readonly previous: readonly string[];
-  /** The fingerprint of the certificate the peer presented now. */
+  /** The fingerprint of the certificate the peer presented (or announced) now. */
   readonly presented: string;
 
   constructor(peerJid: string, presented: string, previous: readonly string[]) {
-    super(peerJid, presented, previous);
+    super(peerJid, presented, previous, undefined, "certificate-changed");
     this.message =
-      `the certificate of ${peerJid} has CHANGED: it was ${previous.join(" or ")}, now it is ${presented}. ` +
+      `the certificate of ${peerJid} has CHANGED: pinned ${previous.map(formatFingerprint).join(" or ")}, ` +
+      `presented now ${formatFingerprint(presented)}. ` +
       "Someone could be in the middle (possible man-in-the-middle), or the peer replaced its certificate. " +
-      "The new certificate was not trusted; verify it out of band (password, short authentication string) " +
-      "or remove the old entry from the trust store deliberately.";
+      "Nothing was exchanged and no password or code was asked; verify the new certificate with the peer " +
+      "out of band, then remove the old entry from the trust store (or pin the new one) deliberately.";
     this.previous = previous;
     this.presented = presented;
   }

@@ -114,6 +114,7 @@ export {
   TrustStoreError,
 } from "./trust-store.js";
 export {
+  assertNotChanged,
   type ChannelAuth,
   checkPresentedCertificate,
   type PeerIdentity,

@@ -49,6 +49,7 @@ import { DEFAULT_AUTH_TIMEOUT_MS, runSrp, SRP_EXPORTER_LABEL, type SrpAuth } fro
 import type { CaPolicy } from "./trust-anchors.js";
 import type { TrustStore } from "./trust-store.js";
 import {
+  assertNotChanged,
   type ChannelAuth,
   checkPresentedCertificate,
   type PeerIdentity,
@@ -574,6 +575,10 @@ export class NodeTlsEngine implements TlsEngine {
     wireCreated(wire);
     const store = auth.trustStore ?? this.trustStore;
     const presented = await checkPresentedCertificate(options.peerJid, peerDer, auth.advertised, store);
+    // A peer we pinned, presenting another certificate, gets the alarm — never a first
+    // contact: no password is asked (one more guess for a man in the middle, and a reused
+    // password would let him in), no short code shown.
+    assertNotChanged(options.peerJid, presented.fingerprint, peerDer, presented.entries);
     const initiator = options.role === "initiator";
     const exporterLabel = auth.method === "srp" ? SRP_EXPORTER_LABEL : SAS_EXPORTER_LABEL;
     const binding: SessionBinding = {

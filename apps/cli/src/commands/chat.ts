@@ -2,7 +2,17 @@
 import { parseArgs } from "node:util";
 import type { Chat } from "@xtls/client";
 import { formatFingerprint } from "@xtls/tls";
-import { ACCOUNT_HELP, ACCOUNT_OPTIONS, checkPeer, connect, EXIT, resolveAccount } from "../account.js";
+import {
+  ACCEPT_NEW_KEY_HELP,
+  ACCEPT_NEW_KEY_OPTION,
+  ACCOUNT_HELP,
+  ACCOUNT_OPTIONS,
+  acceptNewKeyOf,
+  checkPeer,
+  connect,
+  EXIT,
+  resolveAccount,
+} from "../account.js";
 import { logRefusals } from "./common.js";
 import type { CommandIo } from "./io.js";
 
@@ -15,6 +25,8 @@ export const CHAT_HELP = `xtls chat [JID] — chat end to end encrypted (an XML 
 
 Type a line to send it; /quit or end of input closes the chat.
 
+${ACCEPT_NEW_KEY_HELP}
+
 ${ACCOUNT_HELP}
 `;
 
@@ -23,6 +35,7 @@ export async function chatCommand(argv: readonly string[], io: CommandIo): Promi
     args: [...argv],
     options: {
       ...ACCOUNT_OPTIONS,
+      ...ACCEPT_NEW_KEY_OPTION,
       yes: { type: "boolean" },
       json: { type: "boolean" },
       help: { type: "boolean", short: "h" },
@@ -35,7 +48,9 @@ export async function chatCommand(argv: readonly string[], io: CommandIo): Promi
   }
   const peer = positionals[0] === undefined ? undefined : checkPeer(positionals[0], "the chat's JID");
   const account = resolveAccount(values, io.env, true);
-  const { xtls, close } = await connect(account, io.prompter, io.style, io.stderr, io.env);
+  const { xtls, close } = await connect(account, io.prompter, io.style, io.stderr, io.env, {
+    acceptNewKey: acceptNewKeyOf(values),
+  });
   logRefusals(xtls, io.stderr, "chat");
   try {
     let chat: Chat;

@@ -2,7 +2,17 @@
 import { mkdir } from "node:fs/promises";
 import { parseArgs } from "node:util";
 import type { IncomingFileOffer } from "@xtls/client";
-import { ACCOUNT_HELP, ACCOUNT_OPTIONS, connect, EXIT, resolveAccount, UsageError } from "../account.js";
+import {
+  ACCEPT_NEW_KEY_HELP,
+  ACCEPT_NEW_KEY_OPTION,
+  ACCOUNT_HELP,
+  ACCOUNT_OPTIONS,
+  acceptNewKeyOf,
+  connect,
+  EXIT,
+  resolveAccount,
+  UsageError,
+} from "../account.js";
 import { formatBytes, ProgressBar } from "../progress.js";
 import { describeError, exitCodeOf, logRefusals } from "./common.js";
 import type { CommandIo } from "./io.js";
@@ -17,6 +27,8 @@ export const RECEIVE_HELP = `xtls receive --dir DIR — wait for files, store th
 A file is written under a temporary name and renamed only when its size and SHA-256 match.
 The account options' --dir is where the identity lives; files go to --into.
 
+${ACCEPT_NEW_KEY_HELP}
+
 ${ACCOUNT_HELP}
 `;
 
@@ -25,6 +37,7 @@ export async function receiveCommand(argv: readonly string[], io: CommandIo): Pr
     args: [...argv],
     options: {
       ...ACCOUNT_OPTIONS,
+      ...ACCEPT_NEW_KEY_OPTION,
       into: { type: "string" },
       "dir-out": { type: "string" },
       yes: { type: "boolean" },
@@ -42,7 +55,9 @@ export async function receiveCommand(argv: readonly string[], io: CommandIo): Pr
   const into = values.into ?? values["dir-out"] ?? ".";
   const account = resolveAccount(values, io.env, true);
   await mkdir(into, { recursive: true });
-  const { xtls, close } = await connect(account, io.prompter, io.style, io.stderr, io.env);
+  const { xtls, close } = await connect(account, io.prompter, io.style, io.stderr, io.env, {
+    acceptNewKey: acceptNewKeyOf(values),
+  });
   logRefusals(xtls, io.stderr, "receive");
   io.stderr.write(`waiting for files as ${xtls.link.jid} (certificate ${xtls.fingerprint.slice(0, 16)}…)\n`);
   let received = 0;

@@ -4,8 +4,11 @@ import { basename } from "node:path";
 import { parseArgs } from "node:util";
 import { formatFingerprint } from "@xtls/tls";
 import {
+  ACCEPT_NEW_KEY_HELP,
+  ACCEPT_NEW_KEY_OPTION,
   ACCOUNT_HELP,
   ACCOUNT_OPTIONS,
+  acceptNewKeyOf,
   checkPeer,
   connect,
   EXIT,
@@ -23,6 +26,8 @@ export const SEND_HELP = `xtls send FILE --to JID — send a file, end-to-end en
 The receiver stores the file only once its size and SHA-256 match; this command returns
 when it has. Progress (rate, ETA) goes to stderr.
 
+${ACCEPT_NEW_KEY_HELP}
+
 ${ACCOUNT_HELP}
 `;
 
@@ -31,6 +36,7 @@ export async function sendCommand(argv: readonly string[], io: CommandIo): Promi
     args: [...argv],
     options: {
       ...ACCOUNT_OPTIONS,
+      ...ACCEPT_NEW_KEY_OPTION,
       to: { type: "string" },
       json: { type: "boolean" },
       help: { type: "boolean", short: "h" },
@@ -47,7 +53,9 @@ export async function sendCommand(argv: readonly string[], io: CommandIo): Promi
   const account = resolveAccount(values, io.env, true);
   const info = await stat(file).catch(() => undefined);
   if (!info?.isFile()) throw new UsageError(`not a readable file: ${file}`);
-  const { xtls, close } = await connect(account, io.prompter, io.style, io.stderr, io.env);
+  const { xtls, close } = await connect(account, io.prompter, io.style, io.stderr, io.env, {
+    acceptNewKey: acceptNewKeyOf(values),
+  });
   try {
     const t0 = performance.now();
     const transfer = await xtls.sendFile(peer, file);
