@@ -1,7 +1,11 @@
 // The facade on the embedded router: chats both ways, decline, and first contact refused
 // without a way to verify.
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { LocalRouter, NS } from "@xtls/core";
 import { SessionTerminatedError } from "@xtls/jingle";
+import { TooManyAttemptsError } from "@xtls/tls";
 import { afterEach, describe, expect, it } from "vitest";
 import { createXtls, type Xtls } from "../src/index.js";
 
@@ -148,4 +152,65 @@ describe("downgrade by a forged disco answer", () => {
     expect(chat.peerIdentity?.fingerprint).toBe(juliet.fingerprint);
     await chat.close();
   });
+});
+
+/** The first error of class `type` in the cause chain. */
+function causeOf<T>(error: unknown, type: abstract new (...args: never[]) => T): T | undefined {
+  for (let e = error; e; e = (e as { cause?: unknown }).cause) if (e instanceof type) return e;
+  return undefined;
+}
+
+describe("password attempts are limited across processes (counts in trust.json)", () => {
+  it("wrong passwords through fresh facades on the same dirs: locked out, the time shown, no password asked", async () => {
+    const base = await mkdtemp(join(tmpdir(), "xtls-attempts-"));
+    try {
+      const asked: string[] = [];
+      // Each round is a new "process": a fresh router and fresh facades on the same dirs.
+      const round = async (romeoDir: string, password: string) => {
+        router?.close();
+        router = new LocalRouter();
+        const make = (jid: string, dir: string, pw: string) =>
+          createXtls(router.createLink(jid), {
+            dir,
+            socks5: false,
+            askPassword: () => {
+              asked.push(jid);
+              return pw;
+            },
+          });
+        const juliet = await make(JULIET, join(base, "juliet"), "wherefore-1597");
+        const romeo = await make(ROMEO, romeoDir, password);
+        juliet.on("chat", (incoming) => void incoming.accept().catch(() => {}));
+        const error = await romeo.openChat(JULIET).then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+        await Promise.all([romeo.close(), juliet.close()]);
+        return error;
+      };
+      for (let i = 0; i < 3; i++) {
+        const error = await round(join(base, "romeo"), `guess-${i}`);
+        expect((error as SessionTerminatedError).reason.condition).toBe("security-error");
+      }
+      expect(asked).toHaveLength(6);
+      asked.length = 0;
+
+      // Romeo's fourth try, in a new process: his own stored count stops it before any
+      // password is asked (his ABORT may reach Juliet first, and her terminate then says it).
+      const lockedOut = /locked out until (\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)/;
+      const t0 = Date.now();
+      const fourth = await round(join(base, "romeo"), "guess-3");
+      expect((fourth as SessionTerminatedError).reason.condition).toBe("security-error");
+      const until = (fourth as SessionTerminatedError).reason.text?.match(lockedOut)?.[1];
+      expect(Date.parse(until ?? "")).toBeGreaterThan(t0 - 1000);
+      expect(asked).toEqual([]);
+      // An attacker with no count of its own meets Juliet's, read from her trust.json.
+      const told = causeOf(await round(join(base, "mallory"), "guess-4"), TooManyAttemptsError);
+      expect(told).toMatchObject({ detectedBy: "peer" });
+      expect(told?.message).toMatch(lockedOut);
+      expect(asked.filter((jid) => jid === JULIET)).toEqual([]); // Juliet never asked for one
+    } finally {
+      await rm(base, { recursive: true, force: true });
+    }
+  }, 60_000);
 });

@@ -196,21 +196,34 @@ export class SasMismatchError extends PeerAuthenticationError {
   }
 }
 
-/** Too many failed password attempts with this peer: wait before trying again. */
+/**
+ * Too many failed password attempts with this peer: wait before trying again. The
+ * message says until when (UTC, ISO 8601); no password was asked.
+ */
 export class TooManyAttemptsError extends PeerAuthenticationError {
   /** How long until the next attempt is allowed (0 when unknown). */
   readonly retryAfterMs: number;
+  /** When the next attempt is allowed (undefined when unknown). */
+  readonly retryAt: Date | undefined;
 
-  constructor(peerJid: string, retryAfterMs: number, detectedBy: DetectedBy, detail?: string) {
+  constructor(
+    peerJid: string,
+    retryAfterMs: number,
+    detectedBy: DetectedBy,
+    detail?: string,
+    now = Date.now(),
+  ) {
     const secs = Math.ceil(retryAfterMs / 1000);
+    const retryAt = retryAfterMs > 0 ? new Date(now + retryAfterMs) : undefined;
     super(
       "too-many-attempts",
       `${detail ?? `too many failed password attempts with ${peerJid}`}${
         detectedBy === "peer" ? " (refused by the peer)" : ""
-      }; try again${secs > 0 ? ` in ${secs} s` : " later"}`,
+      }; locked out${retryAt ? ` until ${retryAt.toISOString().replace(/\.\d+Z$/, "Z")} (in ${secs} s)` : " for now, try again later"}${detectedBy === "local" ? "; no password was asked" : ""}`,
       { method: "srp", peerJid, detectedBy, reason: "too-many-attempts" },
     );
     this.retryAfterMs = retryAfterMs;
+    this.retryAt = retryAt;
   }
 }
 

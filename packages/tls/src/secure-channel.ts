@@ -47,7 +47,7 @@ import { EXPORTER_OCTETS, type SessionBinding } from "./session-binding.js";
 import { SessionCache } from "./session-cache.js";
 import { DEFAULT_AUTH_TIMEOUT_MS, runSrp, SRP_EXPORTER_LABEL, type SrpAuth } from "./srp.js";
 import type { CaPolicy } from "./trust-anchors.js";
-import type { TrustStore } from "./trust-store.js";
+import { hasVerificationRecords, type TrustStore } from "./trust-store.js";
 import {
   assertNotChanged,
   type ChannelAuth,
@@ -151,7 +151,10 @@ export interface NodeTlsEngineOptions {
   readonly tofu?: boolean;
   /** Trust anchors for CA-issued peer certificates (`auth.ca` overrides). */
   readonly ca?: CaPolicy;
-  /** Password attempt limits per peer for `srp`; default: a limiter with default settings. */
+  /**
+   * Password attempt limits per peer for `srp`; default: a limiter with default settings
+   * that keeps its counts in the trust store (persisted by a `FileTrustStore`).
+   */
   readonly attemptLimiter?: AttemptLimiter;
 }
 
@@ -404,7 +407,11 @@ export class NodeTlsEngine implements TlsEngine {
     this.#authTimeoutMs = options.authTimeoutMs ?? DEFAULT_AUTH_TIMEOUT_MS;
     this.#tofu = options.tofu ?? false;
     this.#ca = options.ca;
-    this.attemptLimiter = options.attemptLimiter ?? new AttemptLimiter();
+    // The counts live in the trust store when it can keep them (FileTrustStore: across
+    // processes), so that restarting the client does not reset the limit.
+    this.attemptLimiter =
+      options.attemptLimiter ??
+      new AttemptLimiter(hasVerificationRecords(options.trustStore) ? { store: options.trustStore } : {});
     this.#sessionTimeout = options.sessionTimeoutSeconds ?? 7200;
     const common = {
       key: this.identity.privateKeyPem,

@@ -1,6 +1,6 @@
 import { FileTransferError } from "@xtls/file-transfer";
 import { JingleReasonError, type RefusedSession, SessionTerminatedError } from "@xtls/jingle";
-import { CertificateChangedError, formatFingerprint, SecurityError } from "@xtls/tls";
+import { CertificateChangedError, formatFingerprint, SecurityError, TooManyAttemptsError } from "@xtls/tls";
 import { ConnectionError, EXIT, UsageError } from "../account.js";
 
 /** The exit code a failure means to a script (see EXIT). */
@@ -53,6 +53,13 @@ export function describeKeyChange(error: CertificateChangedError): string {
 export function describeError(error: unknown): string {
   const changed = findCause(error, CertificateChangedError);
   if (changed) return describeKeyChange(changed);
+  // Locked out by the password attempt limit (ours, or the peer's, which its terminate
+  // names): the message says until when.
+  const limited = findCause(error, TooManyAttemptsError);
+  if (limited) return limited.message;
+  if (error instanceof SessionTerminatedError && error.reason.text?.includes("locked out")) {
+    return error.reason.text;
+  }
   if (error instanceof SessionTerminatedError) {
     const { condition, text } = error.reason;
     const who = error.by === "peer" ? "the peer ended the session" : "the session ended";
