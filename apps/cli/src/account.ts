@@ -157,6 +157,9 @@ export async function connect(
   const xtls = await createXtls(xmpp as never, {
     dir: account.dir,
     ...(options.acceptNewKey ? { acceptNewKey: options.acceptNewKey } : {}),
+    // A one-time password given up front (XTLS_OTP): a first contact must be srp; a
+    // negotiation without it is a downgrade (exit 3), never a fall-back to a short code.
+    ...(env.XTLS_OTP ? { passwordInHand: true } : {}),
     askPassword: async (req: PasswordRequest) => {
       if (env.XTLS_OTP) return env.XTLS_OTP;
       return prompter.ask(

@@ -63,6 +63,13 @@ export interface XtlsOptions {
    * `certificate-changed`, inside a `security-error`), and no password is asked.
    */
   readonly acceptNewKey?: string;
+  /**
+   * The user holds a one-time password for the sessions of this instance (e.g. from the
+   * environment): a first contact must be `srp`, and one whose offer or answer lacks it
+   * fails with `MethodDowngradeError` (code `method-downgrade`) instead of falling back
+   * to `sas`. `openChat({ firstContact: "srp" })` implies it for that session.
+   */
+  readonly passwordInHand?: boolean;
   /** Per-peer limits on password attempts. */
   readonly attemptLimiter?: AttemptLimiter;
   /**
@@ -153,6 +160,7 @@ export class Xtls extends EventEmitter<XtlsEvents> {
       askPassword: options.askPassword,
       confirmSas: options.confirmSas,
       ...(options.acceptNewKey ? { acceptNewKey: options.acceptNewKey } : {}),
+      ...(options.passwordInHand ? { passwordInHand: true } : {}),
     });
     this.ibb = new InBandBytestreams(link);
     this.socks5 = options.socks5 === false ? undefined : new Socks5Bytestreams(link, options.socks5 ?? {});
@@ -237,7 +245,9 @@ export class Xtls extends EventEmitter<XtlsEvents> {
     }
     return new XtlsSecurity({
       engine: this.engine,
-      ...(method === "srp" ? { askPassword } : { confirmSas }),
+      // With "srp" asked for by name, the user has the password in hand: a negotiation
+      // that lacks srp is a downgrade, not a reason to try something else.
+      ...(method === "srp" ? { askPassword, passwordInHand: true } : { confirmSas }),
       ...(this.#options.acceptNewKey ? { acceptNewKey: this.#options.acceptNewKey } : {}),
     });
   }

@@ -3,9 +3,9 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { LocalRouter, NS } from "@xtls/core";
+import { type Element, LocalRouter, NS } from "@xtls/core";
 import { SessionTerminatedError } from "@xtls/jingle";
-import { TooManyAttemptsError } from "@xtls/tls";
+import { MethodDowngradeError, TooManyAttemptsError } from "@xtls/tls";
 import { afterEach, describe, expect, it } from "vitest";
 import { createXtls, type Xtls } from "../src/index.js";
 
@@ -213,4 +213,72 @@ describe("password attempts are limited across processes (counts in trust.json)"
       await rm(base, { recursive: true, force: true });
     }
   }, 60_000);
+});
+
+describe("method policy: no silent fall-back from srp to sas", () => {
+  /** A router (a hostile server) that removes `<method name='srp'/>` from Jingle `action`s. */
+  function stripSrp(action: string) {
+    router.intercept((stanza) => {
+      const jingle = stanza.getChild("jingle", NS.JINGLE);
+      if (jingle?.attrs.action !== action) return undefined;
+      for (const content of jingle.getChildren("content")) {
+        for (const security of content.getChildren("security")) {
+          security.children = security.children.filter(
+            (c) => typeof c === "string" || (c as Element).attrs.name !== "srp",
+          );
+        }
+      }
+      return stanza;
+    });
+  }
+
+  async function strangers() {
+    const shown: string[] = [];
+    router = new LocalRouter();
+    const make = (jid: string) =>
+      createXtls(router.createLink(jid), {
+        socks5: false,
+        askPassword: () => "wherefore-1597",
+        confirmSas: () => {
+          shown.push(jid);
+          return true;
+        },
+      });
+    return { romeo: await make(ROMEO), juliet: await make(JULIET), shown };
+  }
+
+  it("with the one-time password in hand (firstContact: srp), an answer stripped of srp fails with MethodDowngradeError; no code is shown", async () => {
+    const { romeo, juliet, shown } = await strangers();
+    juliet.on("chat", (incoming) => void incoming.accept().catch(() => {}));
+    stripSrp("session-accept");
+    const error = await romeo.openChat(JULIET, { firstContact: "srp" }).catch((e: unknown) => e);
+    expect((error as SessionTerminatedError).reason.condition).toBe("security-error");
+    expect(causeOf(error, MethodDowngradeError)).toMatchObject({
+      code: "method-downgrade",
+      expected: "srp",
+      why: "password-in-hand",
+    });
+    expect(shown).toEqual([]);
+    expect(await romeo.trustStore.entries(JULIET)).toEqual([]);
+  });
+
+  it("a peer first verified by srp is not moved to sas: after its pins are forgotten, an offer stripped of srp is refused", async () => {
+    const { romeo, juliet, shown } = await strangers();
+    juliet.on("chat", (incoming) => void incoming.accept().catch(() => {}));
+    const first = await romeo.openChat(JULIET);
+    expect(first.peerIdentity?.trust.source).toBe("srp");
+    await first.close();
+    // Both forget the pins (say, a reinstall); the stores remember how they met.
+    await romeo.trustStore.forget(JULIET);
+    await juliet.trustStore.forget(ROMEO);
+    stripSrp("session-initiate");
+    juliet.removeAllListeners("chat");
+    const failed = new Promise<unknown>((resolve) =>
+      juliet.on("chat", (incoming) => void incoming.accept().catch(resolve)),
+    );
+    const error = await romeo.openChat(JULIET).catch((e: unknown) => e);
+    expect((error as SessionTerminatedError).reason.condition).toBe("security-error");
+    expect(causeOf(await failed, MethodDowngradeError)).toMatchObject({ why: "first-verified-by-srp" });
+    expect(shown).toEqual([]);
+  });
 });

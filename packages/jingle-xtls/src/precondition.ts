@@ -31,6 +31,8 @@ import {
   type ChannelAuth,
   type Fingerprint,
   fingerprintMatches,
+  hasVerificationRecords,
+  MethodDowngradeError,
   type SasAuth,
   type SecureChannel,
   type SrpAuth,
@@ -81,6 +83,13 @@ export interface XtlsSecurityOptions {
    * ({@link CertificateChangedError}).
    */
   readonly acceptNewKey?: string;
+  /**
+   * The user holds a one-time password for this session: a first contact must be `srp`.
+   * When the peer's offer or answer lacks it (stripped on the way), the session fails
+   * with {@link MethodDowngradeError} instead of falling back to `sas`. (Independently,
+   * a peer first verified by `srp` — the trust store remembers — is never moved to `sas`.)
+   */
+  readonly passwordInHand?: boolean;
 }
 
 /** The secure channel of an established session (a SecuredStream with TLS details). */
@@ -137,6 +146,11 @@ export class XtlsSecurity implements SecurityMethod {
         ) {
           chosen = "x509";
         } else {
+          const required = await this.#requiredBootstrap(ctx.peer);
+          if (required && !common.includes("srp")) {
+            const downgrade = new MethodDowngradeError(ctx.peer, "srp", theirs.methods, required);
+            throw securityError(downgrade.message, downgrade);
+          }
           const bootstrap = BOOTSTRAP.find((m) => common.includes(m));
           if (!bootstrap) {
             throw securityError(
@@ -180,7 +194,18 @@ export class XtlsSecurity implements SecurityMethod {
       peerFingerprint !== undefined &&
       theirs.methods.includes("x509") &&
       (await this.#verifiableOrAlarm(ctx.peer, peerFingerprint));
-    const bootstraps = BOOTSTRAP.filter((m) => theirs.methods.includes(m) && this.methods.includes(m));
+    let bootstraps = BOOTSTRAP.filter((m) => theirs.methods.includes(m) && this.methods.includes(m));
+    // Method policy: with a password in hand, or for a peer first verified by srp, a
+    // first contact is srp or nothing — never a silent fall-back to comparing codes.
+    // Threat: a server stripping srp from the offer so that a hurried user confirms a code.
+    const required = canVerify ? undefined : await this.#requiredBootstrap(ctx.peer);
+    if (required) {
+      if (!bootstraps.includes("srp")) {
+        const downgrade = new MethodDowngradeError(ctx.peer, "srp", theirs.methods, required);
+        throw securityError(downgrade.message, downgrade);
+      }
+      bootstraps = ["srp"];
+    }
     if (!canVerify && bootstraps.length === 0) {
       throw securityError(
         peerFingerprint
@@ -252,6 +277,16 @@ export class XtlsSecurity implements SecurityMethod {
       pinned.map((e) => e.fingerprint),
     );
     throw securityError(changed.message, changed);
+  }
+
+  /** Why a first contact with `peer` must be srp, if it must. */
+  async #requiredBootstrap(peer: string): Promise<"password-in-hand" | "first-verified-by-srp" | undefined> {
+    if (this.#options.passwordInHand) return "password-in-hand";
+    const store = this.#options.engine.trustStore;
+    if (hasVerificationRecords(store) && (await store.firstVerification(peer))?.method === "srp") {
+      return "first-verified-by-srp";
+    }
+    return undefined;
   }
 
   /**

@@ -123,6 +123,40 @@ export class CertificateChangedError extends UntrustedCertificateError {
   }
 }
 
+/**
+ * A first contact was about to run with a weaker method than expected: `srp` was
+ * expected (the user holds a one-time password for this session, or the peer was first
+ * verified by `srp`) but the peer's offer or answer does not carry it — a peer or a
+ * server stripped it so that the session would fall back to comparing short codes.
+ * Code `method-downgrade`. Nothing was exchanged; no code was shown.
+ */
+export class MethodDowngradeError extends SecurityError {
+  readonly peerJid: string;
+  readonly expected: InTunnelMethod;
+  /** What the peer's offer or answer carried instead. */
+  readonly offered: readonly string[];
+  readonly why: "password-in-hand" | "first-verified-by-srp";
+
+  constructor(
+    peerJid: string,
+    expected: InTunnelMethod,
+    offered: readonly string[],
+    why: "password-in-hand" | "first-verified-by-srp",
+  ) {
+    super(
+      "method-downgrade",
+      `refused to fall back from ${expected === "srp" ? "the one-time password (srp)" : expected} with ${peerJid}: ` +
+        `${why === "password-in-hand" ? "you have a one-time password for this session" : `${peerJid} was first verified by a one-time password`}, ` +
+        `but the negotiation offers only ${offered.length ? offered.join(", ") : "nothing"} — someone may have stripped it ` +
+        "(possible downgrade by the server or a man in the middle). Nothing was exchanged and no code was shown.",
+    );
+    this.peerJid = peerJid;
+    this.expected = expected;
+    this.offered = offered;
+    this.why = why;
+  }
+}
+
 /** Which authentication ran inside the tunnel. */
 export type InTunnelMethod = "srp" | "sas";
 

@@ -29,6 +29,7 @@ export {
   CertificateChangedError,
   type DetectedBy,
   type InTunnelMethod,
+  MethodDowngradeError,
   PairingDisabledError,
   PeerAuthenticationError,
   PeerJidMismatchError,

@@ -1,13 +1,25 @@
 import { FileTransferError } from "@xtls/file-transfer";
 import { JingleReasonError, type RefusedSession, SessionTerminatedError } from "@xtls/jingle";
-import { CertificateChangedError, formatFingerprint, SecurityError, TooManyAttemptsError } from "@xtls/tls";
+import {
+  CertificateChangedError,
+  formatFingerprint,
+  MethodDowngradeError,
+  SecurityError,
+  TooManyAttemptsError,
+} from "@xtls/tls";
 import { ConnectionError, EXIT, UsageError } from "../account.js";
 
 /** The exit code a failure means to a script (see EXIT). */
 export function exitCodeOf(error: unknown): number {
   if (error instanceof UsageError) return EXIT.usage;
   if (error instanceof ConnectionError) return EXIT.connection;
-  if (findCause(error, CertificateChangedError)) return EXIT.security;
+  // The alarms, wherever they sit in the chain (a refused accept is a JingleReasonError).
+  if (
+    findCause(error, CertificateChangedError) ||
+    findCause(error, MethodDowngradeError) ||
+    findCause(error, TooManyAttemptsError)
+  )
+    return EXIT.security;
   const condition =
     error instanceof SessionTerminatedError || error instanceof JingleReasonError
       ? error.reason.condition
@@ -55,6 +67,8 @@ export function describeError(error: unknown): string {
   if (changed) return describeKeyChange(changed);
   // Locked out by the password attempt limit (ours, or the peer's, which its terminate
   // names): the message says until when.
+  const downgrade = findCause(error, MethodDowngradeError);
+  if (downgrade) return downgrade.message;
   const limited = findCause(error, TooManyAttemptsError);
   if (limited) return limited.message;
   if (error instanceof SessionTerminatedError && error.reason.text?.includes("locked out")) {
