@@ -314,7 +314,10 @@ export class XtlsSecurity implements SecurityMethod {
     if (engine.assessPeer) {
       const assessment = await engine.assessPeer(peer, fingerprint);
       if (assessment === "trusted" || assessment === "ca" || assessment === "tofu") return true;
-      if (assessment === "revoked" || assessment === "changed") return false;
+      if (assessment === "revoked") return false;
+      // "changed" (another certificate than the pinned ones) may still be a device that a
+      // verified user certificate vouches for: the resolver decides; if it does not, the
+      // caller raises the key-change alarm.
     } else if (await this.#pinned(peer, fingerprint)) {
       return true;
     }
