@@ -79,6 +79,7 @@ export class AttemptLimiter {
   readonly #now: () => number;
   readonly #peers = new Map<string, Record>();
   readonly #store: AttemptRecordStore | undefined;
+  readonly #writing = new Set<Promise<void>>();
 
   constructor(options: AttemptLimiterOptions = {}) {
     this.#free = Math.max(0, options.freeAttempts ?? 3);
@@ -110,6 +111,11 @@ export class AttemptLimiter {
       }
     }
     return this.begin(key);
+  }
+
+  /** Resolves once every count written so far is in the store (failed writes included). */
+  async settled(): Promise<void> {
+    await Promise.all([...this.#writing]);
   }
 
   /** When an attempt with the peer is allowed again (now or earlier: allowed). */

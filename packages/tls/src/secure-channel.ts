@@ -544,6 +544,9 @@ export class NodeTlsEngine implements TlsEngine {
       }
       (socket as TLSSocket | undefined)?.destroy();
       carrier.destroy();
+      // A failed password attempt is in the store before anyone learns of the failure
+      // (the process may exit right after: the next one must see the count).
+      if (auth.method === "srp") await (auth.limiter ?? this.attemptLimiter).settled();
       throw typed;
     } finally {
       d.dispose();

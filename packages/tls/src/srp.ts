@@ -209,7 +209,7 @@ async function runClient(auth: SrpAuth, limiter: AttemptLimiter, ctx: InTunnelCo
       throw new SrpAuthenticationError(ctx.peerJid, "local");
     await attempt.succeeded();
   } catch (error) {
-    await settleFailure(attempt, proofSent, error);
+    settleFailure(attempt, proofSent, error);
     throw error;
   }
 }
@@ -251,18 +251,20 @@ async function runServer(auth: SrpAuth, limiter: AttemptLimiter, ctx: InTunnelCo
     await wire.send(MessageType.SRP_SERVER_PROOF, srpServerProof(A, M1, K));
     await attempt.succeeded();
   } catch (error) {
-    await settleFailure(attempt, paramsSent, error);
+    settleFailure(attempt, paramsSent, error);
     throw error;
   }
 }
 
 // A failure counts once the password was put to the test (server: B sent; client: M1
 // sent) and the exchange did not just die with the channel.
-async function settleFailure(attempt: Attempt, passwordUsed: boolean, error: unknown): Promise<void> {
+// The count changes at once (in memory); writing it to the store is not awaited here, so
+// the ABORT goes out without delay — the engine awaits `limiter.settled()` before it
+// reports the failure. A count that cannot be written must not hide the error itself.
+function settleFailure(attempt: Attempt, passwordUsed: boolean, error: unknown): void {
   const proofFailure =
     error instanceof PeerAuthenticationError &&
     (error.reason === "bad-proof" || error.reason === "protocol-error");
-  // A count that cannot be written must not hide the authentication's own error.
-  if (passwordUsed && proofFailure) await attempt.failed().catch(() => {});
-  else await attempt.abandoned().catch(() => {});
+  if (passwordUsed && proofFailure) attempt.failed().catch(() => {});
+  else attempt.abandoned().catch(() => {});
 }
