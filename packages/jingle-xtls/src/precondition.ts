@@ -195,6 +195,10 @@ export class XtlsSecurity implements SecurityMethod {
       theirs.methods.includes("x509") &&
       (await this.#verifiableOrAlarm(ctx.peer, peerFingerprint));
     let bootstraps = BOOTSTRAP.filter((m) => theirs.methods.includes(m) && this.methods.includes(m));
+    // An offer without a fingerprint from a peer whose key is pinned: no password or code
+    // is offered for it either (TLS would raise the key-change alarm anyway; this way not
+    // even the offer goes out).
+    if (peerFingerprint === undefined && (await this.#pinnedKeys(ctx.peer)).length > 0) bootstraps = [];
     // Method policy: with a password in hand, or for a peer first verified by srp, a
     // first contact is srp or nothing — never a silent fall-back to comparing codes.
     // Threat: a server stripping srp from the offer so that a hurried user confirms a code.
@@ -277,6 +281,13 @@ export class XtlsSecurity implements SecurityMethod {
       pinned.map((e) => e.fingerprint),
     );
     throw securityError(changed.message, changed);
+  }
+
+  /** The peer's pinned, not revoked, certificates. */
+  async #pinnedKeys(peer: string): Promise<readonly string[]> {
+    const store = this.#options.engine.trustStore;
+    if (!store) return [];
+    return (await store.entries(peer)).filter((e) => e.state !== "revoked").map((e) => e.fingerprint);
   }
 
   /** Why a first contact with `peer` must be srp, if it must. */

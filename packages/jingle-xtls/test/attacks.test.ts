@@ -159,6 +159,31 @@ describe("a relaying man in the middle (the router, or whoever controls it)", ()
 });
 
 describe("downgrades and unverifiable peers", () => {
+  it("a <fingerprint/> stripped from a pinned peer's offer: no srp or sas is offered for it, no password asked", async () => {
+    const asked: string[] = [];
+    const askPassword = async ({ peer }: { peer: string }) => {
+      asked.push(peer);
+      return "wherefore-1597";
+    };
+    const { wire, romeo, juliet } = await scene(
+      { pins: [JULIET], security: { askPassword } },
+      { pins: [ROMEO], security: { askPassword } },
+    );
+    router.intercept((stanza) => {
+      const jingle = stanza.getChild("jingle", NS.JINGLE);
+      if (jingle?.attrs.action !== "session-initiate") return undefined;
+      const security = jingle.getChild("content")!.getChild("security")!;
+      security.children = security.children.filter((c) => typeof c === "string" || c.name !== "fingerprint");
+      return stanza;
+    });
+    const { session } = initiate(romeo, juliet);
+    const atRomeo = await endedWith(session);
+    expect(atRomeo.reason.condition).toBe("security-error");
+    expect(atRomeo.by).toBe("peer");
+    expect(jingleActions(wire)).toEqual(["session-initiate", "session-terminate(security-error)"]);
+    expect(asked).toEqual([]);
+  });
+
   it("<security/> stripped from the session-accept: Romeo terminates with security-error and sends no byte in the clear", async () => {
     const { wire, romeo, juliet } = await scene();
     router.intercept((stanza) => {
