@@ -202,9 +202,22 @@ describe("secure by default (through Prosody)", () => {
     const file = join(dir, "letter.txt");
     await writeFile(file, "Thou know'st the mask of night is on my face\n");
     const inbox = join(dir, "inbox-kc");
-    const receive = () =>
-      start(["receive", ...account("juliet", "kc"), "--into", inbox, "--yes"], {}, "rosaline\n");
-    let receiver = receive();
+    // Each run of the receiver gets its own resource: the server may still hold the last one.
+    const receive = (resource: string) =>
+      start(
+        [
+          "receive",
+          "--jid",
+          "juliet@capulet.lit",
+          "--resource",
+          resource,
+          "--dir",
+          join(dir, "kc-juliet"),
+        ].concat(["--into", inbox, "--yes"]),
+        {},
+        "rosaline\n",
+      );
+    let receiver = receive("balcony-kc");
     await waitFor(receiver, "waiting for files as");
     const sender = start(
       ["send", file, "--to", "juliet@capulet.lit/balcony-kc", ...account("romeo", "kc")],
@@ -225,14 +238,14 @@ describe("secure by default (through Prosody)", () => {
     expect(await readdir(inbox)).toEqual([]);
 
     // The user compared Juliet's new fingerprint with her: accepted by name, exactly that one.
-    receiver = receive();
+    receiver = receive("balcony-kc2");
     await waitFor(receiver, "waiting for files as");
     const again = start(
       [
         "send",
         file,
         "--to",
-        "juliet@capulet.lit/balcony-kc",
+        "juliet@capulet.lit/balcony-kc2",
         ...account("romeo", "kc"),
         "--accept-new-key",
         formatFingerprint(julietFp),
