@@ -6,7 +6,7 @@ import { homedir } from "node:os";
 import { join } from "node:path";
 import { createXtls, type Xtls } from "@xtls/client";
 import { bareJid, type Element, StanzaError, tryParseJid, xml } from "@xtls/core";
-import type { PasswordRequest, SasConfirmRequest } from "@xtls/tls";
+import { type PasswordRequest, type SasConfirmRequest, tryParseFingerprint } from "@xtls/tls";
 import type { Prompter } from "./prompt.js";
 import type { Style } from "./style.js";
 
@@ -41,6 +41,26 @@ export const ACCOUNT_HELP = `Account (options or environment):
   --dir DIR            identity and trust store (default ~/.config/xtls/<jid>) [XTLS_DIR]
 First contact: the one-time password is asked without echo (or read from XTLS_OTP, or from
 stdin when it is not a terminal); a short code is shown as 6 digits and emoji.`;
+
+/** `--accept-new-key FINGERPRINT` of chat, send and receive. */
+export const ACCEPT_NEW_KEY_OPTION = { "accept-new-key": { type: "string" } } as const;
+
+export const ACCEPT_NEW_KEY_HELP = `  --accept-new-key FINGERPRINT   a pinned peer's certificate changed and you compared the
+                                 new fingerprint with them out of band: accept exactly that
+                                 one (pinned as verified, method manual; the old pin goes)`;
+
+/** The fingerprint given with --accept-new-key, normalized (lowercase hex), if any. */
+export function acceptNewKeyOf(values: Record<string, unknown>): string | undefined {
+  const given = str(values["accept-new-key"]);
+  if (given === undefined) return undefined;
+  const fp = tryParseFingerprint(given, "sha-256");
+  if (!fp) {
+    throw new UsageError(
+      `--accept-new-key needs the peer's new SHA-256 fingerprint (64 hex digits, colons allowed), got "${given}"`,
+    );
+  }
+  return fp.hex;
+}
 
 export interface Account {
   readonly jid: string;
@@ -128,6 +148,8 @@ export interface Connected {
 export interface ConnectOptions {
   /** The one-time password for first contacts, when the user gave it up front. */
   readonly otp?: string;
+  /** `--accept-new-key`: the one new fingerprint of a pinned peer the user compared out of band. */
+  readonly acceptNewKey?: string;
 }
 
 /** Connects the account and wires XTLS with the terminal's prompts. */
@@ -211,6 +233,10 @@ export async function connect(
   };
   const xtls = await createXtls(xmpp as never, {
     dir: account.dir,
+    ...(options.acceptNewKey ? { acceptNewKey: options.acceptNewKey } : {}),
+    // A one-time password given up front (XTLS_OTP, --ask-otp): a first contact must be srp; a
+    // negotiation without it is a downgrade (exit 3), never a fall-back to a short code.
+    ...(options.otp !== undefined || env.XTLS_OTP ? { passwordInHand: true } : {}),
     askPassword: async (req: PasswordRequest) => {
       if (options.otp !== undefined) return options.otp;
       if (env.XTLS_OTP) return env.XTLS_OTP;

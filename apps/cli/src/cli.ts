@@ -37,8 +37,9 @@ Usage:
   xtls <command> --help
 
 Exit codes: 0 success, 1 failed, 2 usage error, 3 the peer could not be verified
-(wrong one-time password, codes differ, someone in the middle), 4 declined or cancelled,
-5 the XMPP server is unreachable, refused the login, or went away.
+(wrong one-time password, codes differ, someone in the middle, a pinned peer's key CHANGED,
+srp stripped from the negotiation, locked out after failed passwords), 4 declined or
+cancelled, 5 the XMPP server is unreachable, refused the login, or went away.
 `;
 
 const DEMO_HELP = `xtls demo — Romeo and Juliet, from strangers to an encrypted chat and file

@@ -7,9 +7,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { createXtls } from "@xtls/client";
+import { fromXmppClient, NS, xml } from "@xtls/core";
 import { FileTransferError } from "@xtls/file-transfer";
-import { SessionTerminatedError } from "@xtls/jingle";
+import { buildJingle, SessionTerminatedError } from "@xtls/jingle";
 import { connectXmppClient, deadlines, prosody } from "@xtls/test-servers";
+import { formatFingerprint } from "@xtls/tls";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { accountArgs, buildCli, verifiedPair as pair, type Run, startCli, waitFor } from "./spawn.js";
 
@@ -306,6 +308,115 @@ describe("strangers (any other account) and --yes", () => {
     },
     deadlines.commandsTestMs,
   );
+});
+
+describe("secure by default (through Prosody)", () => {
+  it("chat --yes refuses a session offered without end-to-end security with one line on stderr, and keeps waiting", async () => {
+    const juliet = start(["chat", ...account("juliet", "clear"), "--yes"]);
+    await waitFor(juliet, "waiting for a chat as");
+    const client = await connectXmppClient({ username: "mallory", domain: "montague.lit" });
+    const mallory = fromXmppClient(client);
+    try {
+      const initiate = buildJingle({
+        action: "session-initiate",
+        sid: "in-the-clear",
+        initiator: mallory.jid,
+        contents: [
+          {
+            creator: "initiator",
+            name: "xmlstream",
+            description: xml("description", { xmlns: NS.JINGLE_XMLSTREAM }),
+            transport: xml("transport", { xmlns: NS.JINGLE_IBB, sid: "ibb-clear", "block-size": "4096" }),
+          },
+        ],
+      });
+      await mallory.request(xml("iq", { type: "set", to: "juliet@capulet.lit/balcony-clear" }, initiate));
+      const line = `xtls chat: refused a session from ${mallory.jid}: no end-to-end security was offered`;
+      await waitFor(juliet, line);
+      expect(
+        juliet
+          .stderr()
+          .split("\n")
+          .filter((l) => l.startsWith("xtls chat:")),
+      ).toEqual([line]);
+      expect(juliet.child.exitCode).toBeNull(); // still waiting for a real chat
+    } finally {
+      juliet.child.kill();
+      await juliet.done;
+      await client.stop().catch(() => {});
+    }
+  }, 60_000);
+
+  it("a pinned peer presenting another certificate: exit 3, both fingerprints, how to re-verify, no password asked; --accept-new-key then accepts exactly that one", async () => {
+    const made = start(["identity", "new", ...account("juliet", "kc"), "--json"]);
+    expect(await made.done).toBe(0);
+    const julietFp: string = JSON.parse(made.stdout()).fingerprint;
+    const oldFp = "5e".repeat(32); // the certificate Romeo verified for Juliet before
+    expect(
+      await start(["trust", "verify", "juliet@capulet.lit", oldFp, ...account("romeo", "kc")]).done,
+    ).toBe(0);
+    const file = join(dir, "letter.txt");
+    await writeFile(file, "Thou know'st the mask of night is on my face\n");
+    const inbox = join(dir, "inbox-kc");
+    // Each run of the receiver gets its own resource: the server may still hold the last one.
+    const receive = (resource: string) =>
+      start(
+        [
+          "receive",
+          "--jid",
+          "juliet@capulet.lit",
+          "--resource",
+          resource,
+          "--dir",
+          join(dir, "kc-juliet"),
+        ].concat(["--into", inbox, "--yes"]),
+        {},
+        "rosaline\n",
+      );
+    let receiver = receive("balcony-kc");
+    await waitFor(receiver, "waiting for files as");
+    const sender = start(
+      ["send", file, "--to", "juliet@capulet.lit/balcony-kc", ...account("romeo", "kc")],
+      {},
+      "rosaline\n",
+    );
+    expect(await sender.done).toBe(3);
+    const err = sender.stderr();
+    expect(err).toContain("the certificate of juliet@capulet.lit has CHANGED");
+    expect(err).toContain(`pinned:    ${formatFingerprint(oldFp)}`);
+    expect(err).toContain(`presented: ${formatFingerprint(julietFp)}`);
+    expect(err).toContain("xtls trust forget juliet@capulet.lit");
+    expect(err).toContain(`--accept-new-key ${formatFingerprint(julietFp)}`);
+    expect(err).not.toContain("One-time password");
+    if (receiver.child.exitCode === null) receiver.child.kill();
+    await receiver.done;
+    expect(receiver.stderr()).not.toContain("One-time password");
+    expect(await readdir(inbox)).toEqual([]);
+
+    // The user compared Juliet's new fingerprint with her: accepted by name, exactly that one.
+    receiver = receive("balcony-kc2");
+    await waitFor(receiver, "waiting for files as");
+    const again = start(
+      [
+        "send",
+        file,
+        "--to",
+        "juliet@capulet.lit/balcony-kc2",
+        ...account("romeo", "kc"),
+        "--accept-new-key",
+        formatFingerprint(julietFp),
+      ],
+      {},
+      "rosaline\n",
+    );
+    expect(await again.done).toBe(0);
+    expect(await receiver.done).toBe(0);
+    const trust = start(["trust", "list", ...account("romeo", "kc"), "--json"]);
+    expect(await trust.done).toBe(0);
+    expect(
+      JSON.parse(trust.stdout())["juliet@capulet.lit"].map((e: { fingerprint: string }) => e.fingerprint),
+    ).toEqual([julietFp]);
+  }, 90_000);
 });
 
 describe("xtls trust and identity (no network)", () => {

@@ -4,9 +4,13 @@
  * Jingle reason.
  */
 import { SessionTerminatedError } from "@xtls/jingle";
-import { SecurityError } from "@xtls/tls";
+import { CertificateChangedError, formatFingerprint, SecurityError } from "@xtls/tls";
 
 export function describeFailure(error: unknown, peerName: string): string {
+  // The key-change alarm comes first, whatever carried it: it is not a "could not verify"
+  // but a "the key you verified is not the one presented" (possible man in the middle).
+  const changed = findCause(error, CertificateChangedError);
+  if (changed) return describeKeyChange(changed, peerName);
   const security = findCause(error, SecurityError);
   if (error instanceof SessionTerminatedError) {
     const { condition, text } = error.reason;
@@ -29,6 +33,17 @@ export function describeFailure(error: unknown, peerName: string): string {
   }
   if (security) return `Not verified: ${security.message}`;
   return error instanceof Error ? error.message : String(error);
+}
+
+/** The key-change alarm, in words for the page: both fingerprints and how to re-verify. */
+export function describeKeyChange(error: CertificateChangedError, peerName: string): string {
+  return (
+    `⚠ WARNING: ${peerName}'s certificate has CHANGED. You verified ${error.previous.map(formatFingerprint).join(" or ")}, ` +
+    `but ${formatFingerprint(error.presented)} was presented. Someone may be in the middle (possible man-in-the-middle), ` +
+    "or they replaced their key. Nothing was sent and no password was asked. To re-verify: remove the old " +
+    "certificate from the trust store and make a new first contact, after comparing the new fingerprint with them " +
+    "out of band."
+  );
 }
 
 function findCause<T extends Error>(

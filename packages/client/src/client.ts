@@ -23,6 +23,7 @@ import {
   type IncomingSession,
   type JingleManager,
   type JingleSession,
+  type RefusedSession,
   type TransportMethod,
 } from "@xtls/jingle";
 import { supportsXtls, XtlsSecurity, type XtlsSecurityOptions } from "@xtls/jingle-xtls";
@@ -60,6 +61,20 @@ export interface XtlsOptions {
   readonly confirmSas?: XtlsSecurityOptions["confirmSas"];
   /** Trust on first use, like ssh (off by default: it trusts a man in the middle too). */
   readonly tofu?: boolean;
+  /**
+   * A SHA-256 fingerprint (hex, colons allowed) the user compared with the peer out of
+   * band and accepts as the NEW certificate of a pinned peer. Without it, a pinned peer
+   * presenting another certificate fails with `CertificateChangedError` (code
+   * `certificate-changed`, inside a `security-error`), and no password is asked.
+   */
+  readonly acceptNewKey?: string;
+  /**
+   * The user holds a one-time password for the sessions of this instance (e.g. from the
+   * environment): a first contact must be `srp`, and one whose offer or answer lacks it
+   * fails with `MethodDowngradeError` (code `method-downgrade`) instead of falling back
+   * to `sas`. `openChat({ firstContact: "srp" })` implies it for that session.
+   */
+  readonly passwordInHand?: boolean;
   /** Per-peer limits on password attempts. */
   readonly attemptLimiter?: AttemptLimiter;
   /**
@@ -118,6 +133,12 @@ export interface XtlsEvents {
   file: [offer: IncomingFileOffer];
   /** A session for another registered application (e.g. a file offer). */
   session: [incoming: IncomingSession];
+  /**
+   * An offered session was refused before anything else happened for it — above all one
+   * without end-to-end security (`security-error`, "no end-to-end security was offered"):
+   * there is no way to take such a session through this facade. For logging.
+   */
+  refused: [refused: RefusedSession];
 }
 
 export class Xtls extends EventEmitter<XtlsEvents> {
@@ -152,6 +173,8 @@ export class Xtls extends EventEmitter<XtlsEvents> {
       engine: this.engine,
       askPassword: options.askPassword,
       confirmSas: options.confirmSas,
+      ...(options.acceptNewKey ? { acceptNewKey: options.acceptNewKey } : {}),
+      ...(options.passwordInHand ? { passwordInHand: true } : {}),
     });
     this.ibb = new InBandBytestreams(link);
     this.socks5 =
@@ -179,6 +202,7 @@ export class Xtls extends EventEmitter<XtlsEvents> {
       maxPending: options.maxPending,
     });
     this.jingle.on("incoming", (incoming) => this.#incoming(incoming));
+    this.jingle.on("refused", (refused) => this.emit("refused", refused));
     this.files = new FileTransferService(this.jingle, {
       transports: this.transports,
       security: this.security,
@@ -252,7 +276,10 @@ export class Xtls extends EventEmitter<XtlsEvents> {
     }
     return new XtlsSecurity({
       engine: this.engine,
-      ...(method === "srp" ? { askPassword } : { confirmSas }),
+      // With "srp" asked for by name, the user has the password in hand: a negotiation
+      // that lacks srp is a downgrade, not a reason to try something else.
+      ...(method === "srp" ? { askPassword, passwordInHand: true } : { confirmSas }),
+      ...(this.#options.acceptNewKey ? { acceptNewKey: this.#options.acceptNewKey } : {}),
     });
   }
 

@@ -1,4 +1,5 @@
 export type { IncomingFileOffer, IncomingFileTransfer, OutgoingFileTransfer } from "@xtls/file-transfer";
+export type { RefusedSession } from "@xtls/jingle";
 export { Chat, type ChatEvents, type ChatMessage } from "./chat.js";
 export {
   createXtls,

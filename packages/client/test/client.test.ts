@@ -1,8 +1,12 @@
 // The facade on the embedded router: chats both ways, decline, and first contact refused
 // without a way to verify.
+import { mkdtemp, rm } from "node:fs/promises";
 import { type AddressInfo, createServer, type Server } from "node:net";
-import { LocalRouter, NS } from "@xtls/core";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { type Element, LocalRouter, NS } from "@xtls/core";
 import { SessionTerminatedError } from "@xtls/jingle";
+import { MethodDowngradeError, TooManyAttemptsError } from "@xtls/tls";
 import { afterEach, describe, expect, it } from "vitest";
 import { createXtls, type Xtls } from "../src/index.js";
 
@@ -190,5 +194,134 @@ describe("downgrade by a forged disco answer", () => {
     expect(chat.tls?.protocol).toBe("TLSv1.3");
     expect(chat.peerIdentity?.fingerprint).toBe(juliet.fingerprint);
     await chat.close();
+  });
+});
+
+/** The first error of class `type` in the cause chain. */
+function causeOf<T>(error: unknown, type: abstract new (...args: never[]) => T): T | undefined {
+  for (let e = error; e; e = (e as { cause?: unknown }).cause) if (e instanceof type) return e;
+  return undefined;
+}
+
+describe("password attempts are limited across processes (counts in trust.json)", () => {
+  it("wrong passwords through fresh facades on the same dirs: locked out, the time shown, no password asked", async () => {
+    const base = await mkdtemp(join(tmpdir(), "xtls-attempts-"));
+    try {
+      const asked: string[] = [];
+      // Each round is a new "process": a fresh router and fresh facades on the same dirs.
+      const round = async (romeoDir: string, password: string) => {
+        router?.close();
+        router = new LocalRouter();
+        const make = (jid: string, dir: string, pw: string) =>
+          createXtls(router.createLink(jid), {
+            dir,
+            socks5: false,
+            askPassword: () => {
+              asked.push(jid);
+              return pw;
+            },
+          });
+        const juliet = await make(JULIET, join(base, "juliet"), "wherefore-1597");
+        const romeo = await make(ROMEO, romeoDir, password);
+        juliet.on("chat", (incoming) => void incoming.accept().catch(() => {}));
+        const error = await romeo.openChat(JULIET).then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+        await Promise.all([romeo.close(), juliet.close()]);
+        return error;
+      };
+      for (let i = 0; i < 3; i++) {
+        const error = await round(join(base, "romeo"), `guess-${i}`);
+        expect((error as SessionTerminatedError).reason.condition).toBe("security-error");
+      }
+      expect(asked).toHaveLength(6);
+      asked.length = 0;
+
+      // Romeo's fourth try, in a new process: his own stored count stops it before any
+      // password is asked (his ABORT may reach Juliet first, and her terminate then says it).
+      const lockedOut = /locked out until (\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)/;
+      const t0 = Date.now();
+      const fourth = await round(join(base, "romeo"), "guess-3");
+      expect((fourth as SessionTerminatedError).reason.condition).toBe("security-error");
+      const until = (fourth as SessionTerminatedError).reason.text?.match(lockedOut)?.[1];
+      expect(Date.parse(until ?? "")).toBeGreaterThan(t0 - 1000);
+      expect(asked).toEqual([]);
+      // An attacker with no count of its own meets Juliet's, read from her trust.json.
+      const told = causeOf(await round(join(base, "mallory"), "guess-4"), TooManyAttemptsError);
+      expect(told).toMatchObject({ detectedBy: "peer" });
+      expect(told?.message).toMatch(lockedOut);
+      expect(asked.filter((jid) => jid === JULIET)).toEqual([]); // Juliet never asked for one
+    } finally {
+      await rm(base, { recursive: true, force: true });
+    }
+  }, 60_000);
+});
+
+describe("method policy: no silent fall-back from srp to sas", () => {
+  /** A router (a hostile server) that removes `<method name='srp'/>` from Jingle `action`s. */
+  function stripSrp(action: string) {
+    router.intercept((stanza) => {
+      const jingle = stanza.getChild("jingle", NS.JINGLE);
+      if (jingle?.attrs.action !== action) return undefined;
+      for (const content of jingle.getChildren("content")) {
+        for (const security of content.getChildren("security")) {
+          security.children = security.children.filter(
+            (c) => typeof c === "string" || (c as Element).attrs.name !== "srp",
+          );
+        }
+      }
+      return stanza;
+    });
+  }
+
+  async function strangers() {
+    const shown: string[] = [];
+    router = new LocalRouter();
+    const make = (jid: string) =>
+      createXtls(router.createLink(jid), {
+        socks5: false,
+        askPassword: () => "wherefore-1597",
+        confirmSas: () => {
+          shown.push(jid);
+          return true;
+        },
+      });
+    return { romeo: await make(ROMEO), juliet: await make(JULIET), shown };
+  }
+
+  it("with the one-time password in hand (firstContact: srp), an answer stripped of srp fails with MethodDowngradeError; no code is shown", async () => {
+    const { romeo, juliet, shown } = await strangers();
+    juliet.on("chat", (incoming) => void incoming.accept().catch(() => {}));
+    stripSrp("session-accept");
+    const error = await romeo.openChat(JULIET, { firstContact: "srp" }).catch((e: unknown) => e);
+    expect((error as SessionTerminatedError).reason.condition).toBe("security-error");
+    expect(causeOf(error, MethodDowngradeError)).toMatchObject({
+      code: "method-downgrade",
+      expected: "srp",
+      why: "password-in-hand",
+    });
+    expect(shown).toEqual([]);
+    expect(await romeo.trustStore.entries(JULIET)).toEqual([]);
+  });
+
+  it("a peer first verified by srp is not moved to sas: after its pins are forgotten, an offer stripped of srp is refused", async () => {
+    const { romeo, juliet, shown } = await strangers();
+    juliet.on("chat", (incoming) => void incoming.accept().catch(() => {}));
+    const first = await romeo.openChat(JULIET);
+    expect(first.peerIdentity?.trust.source).toBe("srp");
+    await first.close();
+    // Both forget the pins (say, a reinstall); the stores remember how they met.
+    await romeo.trustStore.forget(JULIET);
+    await juliet.trustStore.forget(ROMEO);
+    stripSrp("session-initiate");
+    juliet.removeAllListeners("chat");
+    const failed = new Promise<unknown>((resolve) =>
+      juliet.on("chat", (incoming) => void incoming.accept().catch(resolve)),
+    );
+    const error = await romeo.openChat(JULIET).catch((e: unknown) => e);
+    expect((error as SessionTerminatedError).reason.condition).toBe("security-error");
+    expect(causeOf(await failed, MethodDowngradeError)).toMatchObject({ why: "first-verified-by-srp" });
+    expect(shown).toEqual([]);
   });
 });

@@ -160,7 +160,6 @@ export class FileTransferService extends EventEmitter<FileTransferServiceEvents>
       application: transfer,
       transports: this.#options.transports,
       security: this.#options.security,
-      allowPlaintext: false,
       signal: options.signal,
     });
     transfer.attach(session);

@@ -6,7 +6,7 @@ import { chmod, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { type Element, LocalRouter, NS, type RouteEvent, xml } from "@xtls/core";
-import type { ApplicationHandle, Reason } from "@xtls/jingle";
+import { type ApplicationHandle, INSECURE_OPT_OUT, type Reason } from "@xtls/jingle";
 import { pairOnRouter } from "@xtls/testkit/parties";
 import { afterEach, describe, expect, it } from "vitest";
 import {
@@ -512,7 +512,12 @@ describe("offers refused before anyone is asked", () => {
       file: { name: "plain.txt", size: 5 },
       source: Readable.from([Buffer.from("clear")]),
     });
-    const session = romeo.manager.initiate(JULIET, { application: transfer, transports: [romeo.transport] });
+    // The attacker's side opts out by name so that it can send the offer at all.
+    const session = romeo.manager.initiate(JULIET, {
+      application: transfer,
+      transports: [romeo.transport],
+      insecure: INSECURE_OPT_OUT,
+    });
     transfer.attach(session);
     const error = await transfer.done.catch((e: unknown) => e);
     expect(error).toMatchObject({ code: "insecure", by: "peer", reason: { condition: "security-error" } });

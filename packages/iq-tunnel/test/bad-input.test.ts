@@ -9,7 +9,13 @@ import {
   UntrustedCertificateError,
 } from "@xtls/tls";
 import { afterEach, describe, expect, it } from "vitest";
-import { InnerStanzaError, type IqTunnel, IqTunnelService, TunnelClosedError } from "../src/index.js";
+import {
+  InnerStanzaError,
+  type IqTunnel,
+  IqTunnelService,
+  offerElement,
+  TunnelClosedError,
+} from "../src/index.js";
 import {
   closeLater,
   closeRouters,
@@ -143,6 +149,27 @@ describe("malformed and misdirected stanzas", () => {
 });
 
 describe("TLS-level faults", () => {
+  it("a <start/> offering <insecure/>, then a stanza in the clear: still TLS — the stanza never reaches the application", async () => {
+    const { router, juliet } = await pair();
+    const mallory = router.createLink(MALLORY);
+    mallory.handle("set", NS.XTLS_IQ, "data", () => undefined);
+    mallory.handle("set", NS.XTLS_IQ, "close", () => xml("closed", { xmlns: NS.XTLS_IQ }));
+    const delivered: Element[] = [];
+    juliet.service.on("tunnel", (t) => t.on("stanza", (st) => delivered.push(st)));
+    const failed = new Promise<{ error: Error }>((r) => juliet.service.once("failed", r));
+    const start = xml(
+      "start",
+      { xmlns: NS.XTLS_IQ },
+      offerElement({ fingerprints: [], srp: false, insecure: true }),
+    );
+    await mallory.request(xml("iq", { type: "set", to: JULIET }, start));
+    const clear = Buffer.from("<message><body>Wherefore art thou?</body></message>");
+    await mallory.request(dataIq(JULIET, encodeBase64(clear), { method: "x509" }));
+    // There is no cleartext mode: the bytes go to the TLS layer, which refuses them.
+    expect((await failed).error).toBeInstanceOf(SecurityError);
+    expect(delivered).toEqual([]);
+  });
+
   it("garbage TLS bytes → a TLS alert back, the tunnel closed, a typed error", async () => {
     const { router, juliet, wire } = await pair();
     const mallory = router.createLink(MALLORY);

@@ -27,13 +27,17 @@ import {
   type SecurityMethod,
 } from "@xtls/jingle";
 import {
+  CertificateChangedError,
   type ChannelAuth,
   type Fingerprint,
   fingerprintMatches,
+  hasVerificationRecords,
+  MethodDowngradeError,
   type SasAuth,
   type SecureChannel,
   type SrpAuth,
   type TlsEngine,
+  tryParseFingerprint,
 } from "@xtls/tls";
 import {
   parseSecurity,
@@ -71,6 +75,21 @@ export interface XtlsSecurityOptions {
   readonly confirmSas?: SasAuth["confirmSas"];
   /** How long the responder waits for the initiator's security-info. Default 10 s. */
   readonly choiceTimeoutMs?: number;
+  /**
+   * A fingerprint (SHA-256, hex, colons allowed) the user compared out of band and
+   * accepts as the new certificate of a pinned peer whose certificate changed. When a
+   * pinned peer announces exactly this one, it replaces the old pins (method `manual`)
+   * and x509 verifies it in TLS; any other new certificate still raises the alarm
+   * ({@link CertificateChangedError}).
+   */
+  readonly acceptNewKey?: string;
+  /**
+   * The user holds a one-time password for this session: a first contact must be `srp`.
+   * When the peer's offer or answer lacks it (stripped on the way), the session fails
+   * with {@link MethodDowngradeError} instead of falling back to `sas`. (Independently,
+   * a peer first verified by `srp` — the trust store remembers — is never moved to `sas`.)
+   */
+  readonly passwordInHand?: boolean;
 }
 
 /** The secure channel of an established session (a SecuredStream with TLS details). */
@@ -115,15 +134,23 @@ export class XtlsSecurity implements SecurityMethod {
       accepted: async (answer) => {
         const theirs = parseSecurity(answer);
         const common = ours.filter((m) => theirs.methods.includes(m));
+        // The responder announced no certificate (it cannot verify ours): the user's
+        // acceptNewKey, if any, is for the peer we chose to contact.
+        if (!theirs.fingerprint) await this.#acceptNewKey(ctx.peer, undefined);
         // Initiator rule 2: certificates only when the responder announced one (it could
         // verify ours) and we can verify it; otherwise a bootstrap both support.
         if (
           theirs.fingerprint &&
           common.includes("x509") &&
-          (await this.#verifiable(ctx.peer, theirs.fingerprint))
+          (await this.#verifiableOrAlarm(ctx.peer, theirs.fingerprint))
         ) {
           chosen = "x509";
         } else {
+          const required = await this.#requiredBootstrap(ctx.peer);
+          if (required && !common.includes("srp")) {
+            const downgrade = new MethodDowngradeError(ctx.peer, "srp", theirs.methods, required);
+            throw securityError(downgrade.message, downgrade);
+          }
           const bootstrap = BOOTSTRAP.find((m) => common.includes(m));
           if (!bootstrap) {
             throw securityError(
@@ -166,8 +193,23 @@ export class XtlsSecurity implements SecurityMethod {
     const canVerify =
       peerFingerprint !== undefined &&
       theirs.methods.includes("x509") &&
-      (await this.#verifiable(ctx.peer, peerFingerprint));
-    const bootstraps = BOOTSTRAP.filter((m) => theirs.methods.includes(m) && this.methods.includes(m));
+      (await this.#verifiableOrAlarm(ctx.peer, peerFingerprint));
+    let bootstraps = BOOTSTRAP.filter((m) => theirs.methods.includes(m) && this.methods.includes(m));
+    // An offer without a fingerprint from a peer whose key is pinned: no password or code
+    // is offered for it either (TLS would raise the key-change alarm anyway; this way not
+    // even the offer goes out).
+    if (peerFingerprint === undefined && (await this.#pinnedKeys(ctx.peer)).length > 0) bootstraps = [];
+    // Method policy: with a password in hand, or for a peer first verified by srp, a
+    // first contact is srp or nothing — never a silent fall-back to comparing codes.
+    // Threat: a server stripping srp from the offer so that a hurried user confirms a code.
+    const required = canVerify ? undefined : await this.#requiredBootstrap(ctx.peer);
+    if (required) {
+      if (!bootstraps.includes("srp")) {
+        const downgrade = new MethodDowngradeError(ctx.peer, "srp", theirs.methods, required);
+        throw securityError(downgrade.message, downgrade);
+      }
+      bootstraps = ["srp"];
+    }
     if (!canVerify && bootstraps.length === 0) {
       throw securityError(
         peerFingerprint
@@ -218,6 +260,63 @@ export class XtlsSecurity implements SecurityMethod {
     };
   }
 
+  /**
+   * {@link #verifiable}, or the key-change alarm: a peer with pinned certificates that
+   * announces another one (and no resolver vouches for it) ends the session here with
+   * {@link CertificateChangedError} as the cause — no srp or sas is offered or chosen for
+   * it. Threat: a man in the middle with his own certificate for a JID we verified,
+   * hoping for a first contact (a password prompt: one more guess, or a reused password).
+   * The user re-verifies deliberately (forget the pins, or `acceptNewKey`).
+   */
+  async #verifiableOrAlarm(peer: string, fingerprint: Fingerprint): Promise<boolean> {
+    if (await this.#verifiable(peer, fingerprint)) return true;
+    const store = this.#options.engine.trustStore;
+    if (!store || fingerprint.algo !== "sha-256") return false;
+    const pinned = (await store.entries(peer)).filter((e) => e.state !== "revoked");
+    if (pinned.length === 0 || pinned.some((e) => e.fingerprint === fingerprint.hex)) return false;
+    if (await this.#acceptNewKey(peer, fingerprint.hex)) return true;
+    const changed = new CertificateChangedError(
+      peer,
+      fingerprint.hex,
+      pinned.map((e) => e.fingerprint),
+    );
+    throw securityError(changed.message, changed);
+  }
+
+  /** The peer's pinned, not revoked, certificates. */
+  async #pinnedKeys(peer: string): Promise<readonly string[]> {
+    const store = this.#options.engine.trustStore;
+    if (!store) return [];
+    return (await store.entries(peer)).filter((e) => e.state !== "revoked").map((e) => e.fingerprint);
+  }
+
+  /** Why a first contact with `peer` must be srp, if it must. */
+  async #requiredBootstrap(peer: string): Promise<"password-in-hand" | "first-verified-by-srp" | undefined> {
+    if (this.#options.passwordInHand) return "password-in-hand";
+    const store = this.#options.engine.trustStore;
+    if (hasVerificationRecords(store) && (await store.firstVerification(peer))?.method === "srp") {
+      return "first-verified-by-srp";
+    }
+    return undefined;
+  }
+
+  /**
+   * The user's `acceptNewKey`, for a pinned peer: when it is `hex` (or `hex` is not
+   * known: the peer announced nothing), it replaces the old pins (method `manual`). The
+   * TLS handshake still checks that the certificate presented is that one.
+   */
+  async #acceptNewKey(peer: string, hex: string | undefined): Promise<boolean> {
+    const given = this.#options.acceptNewKey;
+    const accepted = given ? tryParseFingerprint(given, "sha-256") : undefined;
+    const store = this.#options.engine.trustStore;
+    if (!accepted || !store || (hex !== undefined && hex !== accepted.hex)) return false;
+    const pinned = (await store.entries(peer)).filter((e) => e.state !== "revoked");
+    if (pinned.length === 0 || pinned.some((e) => e.fingerprint === accepted.hex)) return false;
+    await store.pin(peer, accepted.hex, { method: "manual", note: "accepted as a new key" });
+    for (const old of pinned) await store.forget(peer, old.fingerprint);
+    return true;
+  }
+
   // Whether x509 can be expected to verify the peer: its announced certificate is pinned
   // (never a revoked one), or the engine's policy (CA anchors, TOFU) will take it, or the
   // resolver establishes trust another way. Only a forecast: TLS checks for real.
@@ -226,7 +325,10 @@ export class XtlsSecurity implements SecurityMethod {
     if (engine.assessPeer) {
       const assessment = await engine.assessPeer(peer, fingerprint);
       if (assessment === "trusted" || assessment === "ca" || assessment === "tofu") return true;
-      if (assessment === "revoked" || assessment === "changed") return false;
+      if (assessment === "revoked") return false;
+      // "changed" (another certificate than the pinned ones) may still be a device that a
+      // verified user certificate vouches for: the resolver decides; if it does not, the
+      // caller raises the key-change alarm.
     } else if (await this.#pinned(peer, fingerprint)) {
       return true;
     }

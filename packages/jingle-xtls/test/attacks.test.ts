@@ -3,9 +3,14 @@
 // other, and stanzas from third parties. Each: the attack fails, both sides get a typed
 // error, and no application byte is sent.
 import { type Element, LocalRouter, NS, type RouteEvent, StanzaError, xml } from "@xtls/core";
-import { JingleReasonError, type JingleSession, SessionTerminatedError } from "@xtls/jingle";
+import {
+  INSECURE_OPT_OUT,
+  JingleReasonError,
+  type JingleSession,
+  SessionTerminatedError,
+} from "@xtls/jingle";
 import { pairOnRouter } from "@xtls/testkit/parties";
-import { createIdentity } from "@xtls/tls";
+import { CertificateChangedError, createIdentity } from "@xtls/tls";
 import { XmlStreamSession } from "@xtls/xmlstream";
 import { afterEach, describe, expect, it } from "vitest";
 import {
@@ -132,7 +137,10 @@ describe("a relaying man in the middle (the router, or whoever controls it)", ()
     const { atRomeo, atJuliet, wire } = await mitm(false);
     expect(atRomeo.reason.condition).toBe("security-error");
     expect(atRomeo.by).toBe("local");
-    expect(atRomeo.message).toMatch(/not one we trust/);
+    // Both had pinned each other: the certificate she announces is the key-change alarm.
+    expect(atRomeo.message).toMatch(/has CHANGED/);
+    expect(atRomeo.cause).toBeInstanceOf(JingleReasonError);
+    expect((atRomeo.cause as JingleReasonError).cause).toBeInstanceOf(CertificateChangedError);
     expect(atJuliet.reason.condition).toBe("security-error");
     expect(atJuliet.by).toBe("local");
     expect(ibbData(wire)).toEqual([]);
@@ -151,6 +159,31 @@ describe("a relaying man in the middle (the router, or whoever controls it)", ()
 });
 
 describe("downgrades and unverifiable peers", () => {
+  it("a <fingerprint/> stripped from a pinned peer's offer: no srp or sas is offered for it, no password asked", async () => {
+    const asked: string[] = [];
+    const askPassword = async ({ peer }: { peer: string }) => {
+      asked.push(peer);
+      return "wherefore-1597";
+    };
+    const { wire, romeo, juliet } = await scene(
+      { pins: [JULIET], security: { askPassword } },
+      { pins: [ROMEO], security: { askPassword } },
+    );
+    router.intercept((stanza) => {
+      const jingle = stanza.getChild("jingle", NS.JINGLE);
+      if (jingle?.attrs.action !== "session-initiate") return undefined;
+      const security = jingle.getChild("content")!.getChild("security")!;
+      security.children = security.children.filter((c) => typeof c === "string" || c.name !== "fingerprint");
+      return stanza;
+    });
+    const { session } = initiate(romeo, juliet);
+    const atRomeo = await endedWith(session);
+    expect(atRomeo.reason.condition).toBe("security-error");
+    expect(atRomeo.by).toBe("peer");
+    expect(jingleActions(wire)).toEqual(["session-initiate", "session-terminate(security-error)"]);
+    expect(asked).toEqual([]);
+  });
+
   it("<security/> stripped from the session-accept: Romeo terminates with security-error and sends no byte in the clear", async () => {
     const { wire, romeo, juliet } = await scene();
     router.intercept((stanza) => {
@@ -175,7 +208,12 @@ describe("downgrades and unverifiable peers", () => {
   });
 
   it("a responder without XTLS accepts in the clear: Romeo's XML stream is never sent unencrypted", async () => {
-    const { wire, romeo, juliet } = await scene({ pins: [JULIET] }, { xtls: false });
+    // A responder that ignores <security/>: without XTLS, it must have opted out by name
+    // to take the offer at all (else its engine refuses it with security-error).
+    const { wire, romeo, juliet } = await scene(
+      { pins: [JULIET] },
+      { xtls: false, jingle: { insecure: INSECURE_OPT_OUT } },
+    );
     const { session, app } = initiate(romeo, juliet);
     const atRomeo = await endedWith(session);
     expect(atRomeo.reason.condition).toBe("security-error");

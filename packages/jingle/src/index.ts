@@ -9,6 +9,7 @@ export {
   type JingleSignalling,
   linkSignalling,
   newSid,
+  type RefusedSession,
 } from "./manager.js";
 export {
   buildJingle,
@@ -39,8 +40,11 @@ export type {
 } from "./plugins.js";
 export {
   type AcceptOptions,
+  INSECURE_OPT_OUT,
   type InitiateOptions,
+  type InsecureOptOut,
   JingleSession,
+  NO_SECURITY_TEXT,
   type SessionEvents,
   type SessionPhase,
   type SessionState,

@@ -22,9 +22,17 @@ import {
   type XmppLink,
   xml,
 } from "@xtls/core";
-import { type Jingle, jingleError, namespaceOf, parseJingle } from "./model.js";
+import { type Jingle, jingleError, namespaceOf, parseJingle, type Reason } from "./model.js";
 import type { ApplicationFormat, SecurityMethod, TransportMethod } from "./plugins.js";
-import { type InitiateOptions, JingleSession, type SessionHost, type SessionSignalling } from "./session.js";
+import {
+  INSECURE_OPT_OUT,
+  type InitiateOptions,
+  type InsecureOptOut,
+  JingleSession,
+  NO_SECURITY_TEXT,
+  type SessionHost,
+  type SessionSignalling,
+} from "./session.js";
 
 /** How the manager reaches the network. */
 export interface JingleSignalling {
@@ -54,6 +62,21 @@ export interface JingleManagerOptions {
   readonly maxPendingPerPeer?: number;
   /** The same, over all peers. Default 64. */
   readonly maxPending?: number;
+  /**
+   * The loudly named opt-out: take offered sessions that carry no `<security/>` (the
+   * application then runs over the raw transport, in the clear). Without it — the
+   * default — such an offer is terminated with `security-error` before any `incoming`
+   * event, and a `refused` event says so. For tests and trusted links only.
+   */
+  readonly insecure?: InsecureOptOut;
+}
+
+/** A session offer the manager ended by itself, before any `incoming` event. */
+export interface RefusedSession {
+  readonly peer: string;
+  readonly sid: string;
+  /** The reason sent in the session-terminate (e.g. `security-error`, "no end-to-end security was offered"). */
+  readonly reason: Reason;
 }
 
 /** An offered session, for the application to accept or decline. */
@@ -70,6 +93,12 @@ export interface IncomingSession {
 
 export interface JingleManagerEvents {
   incoming: [incoming: IncomingSession];
+  /**
+   * An offered session was ended by the manager itself (no end-to-end security offered,
+   * an unsupported security method, application or transport, nobody listening): for
+   * logging. The peer was told; nothing else happened.
+   */
+  refused: [refused: RefusedSession];
 }
 
 export class JingleManager extends EventEmitter<JingleManagerEvents> {
@@ -97,6 +126,9 @@ export class JingleManager extends EventEmitter<JingleManagerEvents> {
     this.#requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
     this.#maxPendingPerPeer = options.maxPendingPerPeer ?? 8;
     this.#maxPending = options.maxPending ?? 64;
+    if (options.insecure !== undefined && options.insecure !== INSECURE_OPT_OUT) {
+      throw new TypeError(`JingleManager: insecure must be exactly "${INSECURE_OPT_OUT}" or absent`);
+    }
     const sessionSignalling: SessionSignalling = {
       get local() {
         return signalling.jid;
@@ -106,6 +138,7 @@ export class JingleManager extends EventEmitter<JingleManagerEvents> {
     };
     this.#host = {
       signalling: sessionSignalling,
+      insecure: options.insecure === INSECURE_OPT_OUT,
       transportFor: (ns) =>
         this.#transports.find((t) => t.namespaces.some((n) => namespaceOf(xml("x", { xmlns: n })) === ns)),
       securityFor: (ns) =>
@@ -147,6 +180,16 @@ export class JingleManager extends EventEmitter<JingleManagerEvents> {
    * events, or `session.done`.
    */
   initiate(peer: string, options: InitiateOptions): JingleSession {
+    if (options.insecure !== undefined && options.insecure !== INSECURE_OPT_OUT) {
+      throw new TypeError(`initiate: insecure must be exactly "${INSECURE_OPT_OUT}" or absent`);
+    }
+    if (!options.security && options.insecure !== INSECURE_OPT_OUT) {
+      // The engine invariant, initiator side: no session without end-to-end security
+      // unless the caller opted out by name.
+      throw new TypeError(
+        `initiate: a security method is required (no end-to-end security otherwise); to send in the clear pass insecure: "${INSECURE_OPT_OUT}"`,
+      );
+    }
     const normalized = normalizeJid(peer);
     const session = new JingleSession({
       host: this.#host,
@@ -255,16 +298,37 @@ export class JingleManager extends EventEmitter<JingleManagerEvents> {
     );
     // Unsupported applications or transports are acknowledged, then terminated (XEP-0166 §6.3.3).
     setImmediate(() => {
+      const refuse = (reason: Reason) => {
+        void session.terminate(reason);
+        this.emit("refused", { peer, sid: j.sid, reason });
+      };
+      // The engine invariant, responder side, before anything else happens for this
+      // offer (no prompt, no transport, no event): a session without an end-to-end
+      // security method we run is refused. Threat: a peer or a compromised server
+      // offering a session without <security/> to get an application to run in the clear.
+      if (!this.#host.insecure) {
+        if (!content.security) {
+          refuse({ condition: "security-error", text: NO_SECURITY_TEXT });
+          return;
+        }
+        if (!this.#host.securityFor(namespaceOf(content.security) ?? "")) {
+          refuse({
+            condition: "security-error",
+            text: "the offered end-to-end security method is not supported here",
+          });
+          return;
+        }
+      }
       if (!content.description || !application) {
-        void session.terminate({ condition: "unsupported-applications" });
+        refuse({ condition: "unsupported-applications" });
         return;
       }
       if (!content.transport || !this.#host.transportFor(namespaceOf(content.transport) ?? "")) {
-        void session.terminate({ condition: "unsupported-transports" });
+        refuse({ condition: "unsupported-transports" });
         return;
       }
       if (this.listenerCount("incoming") === 0) {
-        void session.terminate({ condition: "decline", text: "nobody is taking sessions here" });
+        refuse({ condition: "decline", text: "nobody is taking sessions here" });
         return;
       }
       this.emit("incoming", {

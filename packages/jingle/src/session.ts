@@ -60,23 +60,37 @@ export interface SessionSignalling {
 /** What the manager lends a session. */
 export interface SessionHost {
   readonly signalling: SessionSignalling;
+  /** Whether responder sessions may run without end-to-end security (the manager's opt-out). */
+  readonly insecure: boolean;
   transportFor(namespace: string): TransportMethod | undefined;
   securityFor(namespace: string): SecurityMethod | undefined;
   forget(session: JingleSession): void;
   readonly timeouts: { readonly acceptMs: number; readonly connectMs: number; readonly replaceMs: number };
 }
 
+/**
+ * The one value that lets a session run without end-to-end security. Nothing else turns
+ * the engine's refusal off (not `true`, not a misspelling): cleartext must be asked for
+ * by name, in the code, where a reviewer sees it.
+ */
+export const INSECURE_OPT_OUT = "i-understand-this-is-cleartext";
+export type InsecureOptOut = typeof INSECURE_OPT_OUT;
+
 export interface InitiateOptions {
   readonly application: ApplicationHandle;
   /** In order of preference: the first is offered, the others replace it if it cannot open. */
   readonly transports: readonly TransportMethod[];
-  /** The security precondition; without one the application runs over the raw transport. */
+  /**
+   * The security precondition. Required: without one `initiate` throws a TypeError,
+   * unless `insecure` is given.
+   */
   readonly security?: SecurityMethod;
   /**
-   * Continue in the clear when the peer answers without `<security/>`. Only honoured for
-   * applications that allow it (never for end-to-end XML streams). Default false.
+   * The loudly named opt-out, for this session only: initiate without a security method,
+   * or continue in the clear when the peer answers without `<security/>` (the latter only
+   * for applications that allow it — never end-to-end XML streams). Default: refused.
    */
-  readonly allowPlaintext?: boolean;
+  readonly insecure?: InsecureOptOut;
   readonly contentName?: string;
   readonly signal?: AbortSignal;
 }
@@ -122,6 +136,8 @@ export class JingleSession extends EventEmitter<SessionEvents> {
   #early: Jingle[] = [];
   #replaceOutstanding = false;
   #transportChanged: (() => void) | undefined;
+  /** Whether this session may run without a security layer (the explicit opt-out). */
+  #insecure = false;
   /** The offer, for a responder. */
   readonly offer: Jingle | undefined;
   #resolveDone!: () => void;
@@ -185,6 +201,7 @@ export class JingleSession extends EventEmitter<SessionEvents> {
   /** @internal started by JingleManager.initiate */
   async runInitiator(options: InitiateOptions): Promise<void> {
     const remaining = [...options.transports];
+    this.#insecure = options.insecure === INSECURE_OPT_OUT;
     try {
       const method = remaining.shift();
       if (!method) throw new JingleReasonError("unsupported-transports", "no transport method to offer");
@@ -225,7 +242,7 @@ export class JingleSession extends EventEmitter<SessionEvents> {
           // Downgrade: the peer answered without the precondition (no XTLS, or someone
           // stripped it). Never continue in the clear unless the application allows it
           // and the caller explicitly asked for it (PROTOCOLS.md §14.2 initiator rule 1).
-          if (!(this.#app.plaintextAllowed && options.allowPlaintext)) {
+          if (!(this.#app.plaintextAllowed && this.#insecure)) {
             throw new JingleReasonError(
               "security-error",
               "the peer accepted without <security/>: no end-to-end encryption was negotiated, so the session is not continued in the clear",
@@ -305,6 +322,8 @@ export class JingleSession extends EventEmitter<SessionEvents> {
       const securityMethod = offered.security
         ? this.#host.securityFor(namespaceOf(offered.security) ?? "")
         : undefined;
+      this.#insecure = this.#host.insecure;
+      if (!securityMethod && !this.#insecure) throw noSecurityOffered();
       this.#security =
         securityMethod && offered.security ? await securityMethod.accept(ctx, offered.security) : undefined;
       // The accept is written first (a transport's own first move, e.g. S5B's
@@ -364,6 +383,14 @@ export class JingleSession extends EventEmitter<SessionEvents> {
     this.#setPhase("connecting");
     const stream = await this.#establishTransport(remaining);
     let secured: SecuredStream | undefined;
+    // The engine invariant: no application byte without a security layer that was
+    // established and verified the peer, unless this session was opted out by name.
+    // Threat: a peer or a server offering or answering without <security/> to get the
+    // application (an end-to-end XML stream) to run in the clear.
+    if (!this.#security && !this.#insecure) {
+      stream.destroy();
+      throw noSecurityOffered();
+    }
     if (this.#security) {
       this.#setPhase("securing");
       try {
@@ -764,6 +791,14 @@ export class JingleSession extends EventEmitter<SessionEvents> {
     this.emit("phase", phase);
   }
 }
+
+/** The refusal of a session that would carry application data without end-to-end security. */
+export function noSecurityOffered(): JingleReasonError {
+  return new JingleReasonError("security-error", NO_SECURITY_TEXT);
+}
+
+/** The `<text/>` of that refusal (also what the `refused` event carries). */
+export const NO_SECURITY_TEXT = "no end-to-end security was offered";
 
 /**
  * Whether a failure came from TLS refusing what it received (OpenSSL's ERR_SSL_* codes,

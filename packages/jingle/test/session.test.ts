@@ -2,6 +2,7 @@ import { NS, type StanzaError, xml } from "@xtls/core";
 import { describe, expect, it } from "vitest";
 import {
   buildJingle,
+  INSECURE_OPT_OUT,
   type IncomingSession,
   type JingleManager,
   JingleReasonError,
@@ -30,6 +31,9 @@ function scene(
     applications: [app.format],
     transports,
     security: options.responderSecurity === false ? [] : [security],
+    // A responder without the security method stands for one that ignores <security/>
+    // (an old client, or a server that strips it): it must have opted out to accept at all.
+    ...(options.responderSecurity === false ? { insecure: INSECURE_OPT_OUT } : {}),
   });
   return { wire, app, romeo, juliet, security, transports };
 }
@@ -130,6 +134,7 @@ describe("a session from initiate to terminate", () => {
     const session = romeo.initiate("nobody@capulet.lit/x", {
       application: app.handle(),
       transports: [loopbackTransport()],
+      security: nullSecurity(),
     });
     const err = await session.done.catch((e) => e);
     expect(err.reason.condition).toBe("general-error");
@@ -222,9 +227,87 @@ describe("security precondition and downgrade", () => {
       application: plain.handle(),
       transports,
       security,
-      allowPlaintext: true,
+      insecure: INSECURE_OPT_OUT,
     });
     await allowed.done;
+    expect(plain.seen.map((s) => s.secured)).toEqual([false, false]);
+  });
+});
+
+describe("the engine invariant: no application byte without end-to-end security", () => {
+  it("a session-initiate without <security/> is terminated with security-error before any incoming event; no session-accept", async () => {
+    const { wire, app, romeo, juliet, transports } = scene();
+    const incoming: IncomingSession[] = [];
+    juliet.on("incoming", (i) => {
+      incoming.push(i);
+      acceptAll(i);
+    });
+    const refused = new Promise<unknown>((resolve) => juliet.once("refused", resolve));
+    // Mallory's side opted out by name, so it can send what an attacker would.
+    const session = romeo.initiate(JULIET, {
+      application: app.handle(),
+      transports,
+      insecure: INSECURE_OPT_OUT,
+    });
+    const err = await session.done.catch((e) => e);
+    expect(err).toBeInstanceOf(SessionTerminatedError);
+    expect(err.by).toBe("peer");
+    expect(err.reason).toEqual({ condition: "security-error", text: "no end-to-end security was offered" });
+    expect(await refused).toEqual({
+      peer: ROMEO,
+      sid: session.sid,
+      reason: { condition: "security-error", text: "no end-to-end security was offered" },
+    });
+    expect(incoming).toEqual([]);
+    expect(wire.actions()).toEqual(["R:session-initiate", "J:session-terminate(security-error)"]);
+    expect(app.seen).toEqual([]);
+  });
+
+  it("a <security/> of a method the responder does not run is refused the same way", async () => {
+    const { wire, app, juliet, transports } = scene();
+    const romeo = wire.add("mallory@evil.example/x", {
+      applications: [app.format],
+      transports,
+      security: [nullSecurity({ ns: "urn:example:bogus-security" })],
+    });
+    let incoming = 0;
+    juliet.on("incoming", () => incoming++);
+    const session = romeo.initiate(JULIET, {
+      application: app.handle(),
+      transports,
+      security: nullSecurity({ ns: "urn:example:bogus-security" }),
+    });
+    const err = await session.done.catch((e) => e);
+    expect(err.reason.condition).toBe("security-error");
+    expect(incoming).toBe(0);
+    expect(wire.log.some((e) => e.jingle.action === "session-accept")).toBe(false);
+  });
+
+  it("initiate without a security method throws a TypeError unless the opt-out is given by name", () => {
+    const { app, romeo, transports } = scene();
+    expect(() => romeo.initiate(JULIET, { application: app.handle(), transports })).toThrow(TypeError);
+    expect(() =>
+      romeo.initiate(JULIET, { application: app.handle(), transports, insecure: true as never }),
+    ).toThrow(TypeError);
+  });
+
+  it("a manager created with the opt-out takes a cleartext offer (and only then)", async () => {
+    const wire = new Wire();
+    const plain = echoApplication({ plaintextAllowed: true });
+    const transports = [loopbackTransport()];
+    const romeo = wire.add(ROMEO, { applications: [plain.format], transports });
+    const juliet = wire.add(JULIET, {
+      applications: [plain.format],
+      transports,
+      insecure: INSECURE_OPT_OUT,
+    });
+    juliet.on("incoming", (i) => void i.session.accept({ application: plain.handle() }));
+    const session = romeo.initiate(JULIET, {
+      application: plain.handle(),
+      transports,
+      insecure: INSECURE_OPT_OUT,
+    });
+    await session.done;
     expect(plain.seen.map((s) => s.secured)).toEqual([false, false]);
   });
 });

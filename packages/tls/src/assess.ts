@@ -14,8 +14,9 @@ import type { TrustStore } from "./trust-store.js";
  *   SHA-1 or missing hint: some certificate of the peer is trusted.
  * - `revoked`: the advertised certificate is revoked.
  * - `tofu`: nothing is known about the peer and TOFU is on: x509 will pin it.
- * - `changed`: TOFU is on, but the advertised certificate is not a known one: x509
- *   will refuse it (CertificateChangedError); bootstrap instead, or fix the store.
+ * - `changed`: the peer has a pinned certificate and announces another one (or TOFU is
+ *   on and the announced one is not a known one): x509 will refuse it
+ *   (CertificateChangedError), and so will a bootstrap — the user re-verifies deliberately.
  * - `ca`: not pinned, but trust anchors are configured: x509 works if it is CA-issued.
  * - `unknown`: x509 cannot work; bootstrap with `srp` or `sas`.
  */
@@ -47,6 +48,7 @@ export async function assessPeer(input: AssessInput): Promise<PeerAssessment> {
     return "trusted";
   }
   if (input.ca) return "ca";
+  if (trusted.length > 0 && hint?.algo === "sha-256") return "changed";
   if (input.tofu) return entries.length === 0 ? "tofu" : "changed";
   return "unknown";
 }

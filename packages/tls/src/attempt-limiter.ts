@@ -7,6 +7,13 @@
  * `freeAttempts` consecutive failures every further attempt has to wait, doubling
  * each time up to `maxDelayMs`; a success clears the count. One attempt per peer may
  * run at a time, so parallel sessions cannot multiply the guesses.
+ *
+ * With a {@link AttemptRecordStore} (a `FileTrustStore` is one: the counts live in
+ * `trust.json` next to the pins), the counts survive the process. Threat: an attacker
+ * guessing through a client that is started afresh for every session (each `xtls chat
+ * --yes` or `xtls receive` is a new process) — with counts in memory only, the limit
+ * would never apply. {@link AttemptLimiter.acquire} reads the stored count first, and
+ * every failure or success is written before the session's outcome is reported.
  */
 import { bareJid } from "@xtls/core";
 import { TooManyAttemptsError } from "./errors.js";
@@ -26,16 +33,36 @@ export interface AttemptLimiterOptions {
   readonly forgetAfterMs?: number;
   /** Clock, for tests. Default `Date.now`. */
   readonly now?: () => number;
+  /** Keeps the counts across processes (e.g. the trust store). Default: memory only. */
+  readonly store?: AttemptRecordStore;
 }
 
-/** One running attempt. Settle it once; later calls are ignored. */
+/**
+ * One running attempt. Settle it once; later calls are ignored. With a store, the
+ * returned promise settles once the new count is written (await it before reporting).
+ */
 export interface Attempt {
   /** The peer proved knowledge of the password: the failure count is cleared. */
-  succeeded(): void;
+  succeeded(): Promise<void>;
   /** A wrong proof (or a malformed one after the password was used): counted. */
-  failed(): void;
+  failed(): Promise<void>;
   /** Ended before the password could be tested (peer vanished, cancelled): not counted. */
-  abandoned(): void;
+  abandoned(): Promise<void>;
+}
+
+/** The failures counted for a peer, as stored. */
+export interface AttemptRecord {
+  /** Consecutive failed password attempts. */
+  readonly failures: number;
+  /** When the last one failed (ms since the epoch). */
+  readonly lastFailureAt: number;
+}
+
+/** Where an {@link AttemptLimiter} keeps its counts across processes (per bare JID). */
+export interface AttemptRecordStore {
+  loadAttempts(jid: string): Promise<AttemptRecord | undefined>;
+  /** `undefined` clears the record (after a success). */
+  saveAttempts(jid: string, record: AttemptRecord | undefined): Promise<void>;
 }
 
 interface Record {
@@ -51,6 +78,8 @@ export class AttemptLimiter {
   readonly #forgetAfter: number;
   readonly #now: () => number;
   readonly #peers = new Map<string, Record>();
+  readonly #store: AttemptRecordStore | undefined;
+  readonly #writing = new Set<Promise<void>>();
 
   constructor(options: AttemptLimiterOptions = {}) {
     this.#free = Math.max(0, options.freeAttempts ?? 3);
@@ -58,6 +87,40 @@ export class AttemptLimiter {
     this.#max = options.maxDelayMs ?? 3_600_000;
     this.#forgetAfter = options.forgetAfterMs ?? 86_400_000;
     this.#now = options.now ?? Date.now;
+    this.#store = options.store;
+  }
+
+  /**
+   * Like {@link begin}, after reading the peer's stored count (the larger of the stored
+   * and the in-memory one wins); the attempt's outcome is written back. Use this one.
+   */
+  async acquire(jid: string): Promise<Attempt> {
+    const key = bareJid(jid);
+    const stored = await this.#store?.loadAttempts(key);
+    if (stored && stored.failures > 0) {
+      const record = this.#peers.get(key);
+      if (!record) {
+        this.#peers.set(key, {
+          failures: stored.failures,
+          lastFailureAt: stored.lastFailureAt,
+          inFlight: false,
+        });
+      } else if (stored.failures > record.failures) {
+        record.failures = stored.failures;
+        record.lastFailureAt = Math.max(record.lastFailureAt, stored.lastFailureAt);
+      }
+    }
+    return this.begin(key);
+  }
+
+  /** Resolves once every count written so far is in the store (failed writes included). */
+  async settled(): Promise<void> {
+    await Promise.all([...this.#writing]);
+  }
+
+  /** When an attempt with the peer is allowed again (now or earlier: allowed). */
+  retryAt(jid: string): Date {
+    return new Date(this.#now() + this.retryAfterMs(jid));
   }
 
   /** Consecutive failures counted for the peer's bare JID. */
@@ -81,7 +144,7 @@ export class AttemptLimiter {
   begin(jid: string): Attempt {
     const key = bareJid(jid);
     const wait = this.retryAfterMs(key);
-    if (wait > 0) throw new TooManyAttemptsError(key, wait, "local");
+    if (wait > 0) throw new TooManyAttemptsError(key, wait, "local", undefined, this.#now());
     const record = this.#record(key) ?? { failures: 0, lastFailureAt: 0, inFlight: false };
     if (record.inFlight) {
       throw new TooManyAttemptsError(
@@ -94,24 +157,32 @@ export class AttemptLimiter {
     record.inFlight = true;
     this.#peers.set(key, record);
     let settled = false;
-    const settle = (change: () => void) => {
+    const settle = async (change: () => void, persist: boolean) => {
       if (settled) return;
       settled = true;
       record.inFlight = false;
       change();
       if (record.failures === 0) this.#peers.delete(key);
+      if (persist && this.#store) {
+        await this.#store.saveAttempts(
+          key,
+          record.failures > 0
+            ? { failures: record.failures, lastFailureAt: record.lastFailureAt }
+            : undefined,
+        );
+      }
     };
     return {
       succeeded: () =>
         settle(() => {
           record.failures = 0;
-        }),
+        }, true),
       failed: () =>
         settle(() => {
           record.failures += 1;
           record.lastFailureAt = this.#now();
-        }),
-      abandoned: () => settle(() => {}),
+        }, true),
+      abandoned: () => settle(() => {}, false),
     };
   }
 

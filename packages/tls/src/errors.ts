@@ -1,4 +1,5 @@
 import { XtlsError } from "@xtls/core";
+import { formatFingerprint } from "./fingerprint.js";
 
 /**
  * The peer could not be authenticated, or the secure channel failed in a way that
@@ -13,9 +14,15 @@ export class UntrustedCertificateError extends SecurityError {
   readonly fingerprint: string;
   readonly expected: readonly string[];
 
-  constructor(peerJid: string, fingerprint: string, expected: readonly string[], detail?: string) {
+  constructor(
+    peerJid: string,
+    fingerprint: string,
+    expected: readonly string[],
+    detail?: string,
+    code = "untrusted-certificate",
+  ) {
     super(
-      "untrusted-certificate",
+      code,
       `the certificate of ${peerJid} (SHA-256 ${fingerprint}) is not trusted${
         expected.length
           ? `; expected one of ${expected.join(", ")}`
@@ -90,24 +97,63 @@ export class TruncationError extends SecurityError {
 }
 
 /**
- * TOFU ("leap of faith") found a different certificate than the one(s) already known
- * for this JID — what ssh reports as "REMOTE HOST IDENTIFICATION HAS CHANGED".
+ * A peer whose certificate is pinned (verified, or trusted on first use) presented a
+ * different one — what ssh reports as "REMOTE HOST IDENTIFICATION HAS CHANGED". Code
+ * `certificate-changed`. Never re-verified automatically: no password is asked and no
+ * short code shown for it (each would be one more guess for a man in the middle, and a
+ * reused password would let him in). The user re-verifies deliberately: removes the old
+ * entry and makes a new first contact, or pins the new fingerprint after comparing it.
  */
 export class CertificateChangedError extends UntrustedCertificateError {
-  /** The fingerprints we knew for the peer (any state). */
+  /** The fingerprints pinned for the peer (lowercase hex). */
   readonly previous: readonly string[];
-  /** The fingerprint of the certificate the peer presented now. */
+  /** The fingerprint of the certificate the peer presented (or announced) now. */
   readonly presented: string;
 
   constructor(peerJid: string, presented: string, previous: readonly string[]) {
-    super(peerJid, presented, previous);
+    super(peerJid, presented, previous, undefined, "certificate-changed");
     this.message =
-      `the certificate of ${peerJid} has CHANGED: it was ${previous.join(" or ")}, now it is ${presented}. ` +
+      `the certificate of ${peerJid} has CHANGED: pinned ${previous.map(formatFingerprint).join(" or ")}, ` +
+      `presented now ${formatFingerprint(presented)}. ` +
       "Someone could be in the middle (possible man-in-the-middle), or the peer replaced its certificate. " +
-      "The new certificate was not trusted; verify it out of band (password, short authentication string) " +
-      "or remove the old entry from the trust store deliberately.";
+      "Nothing was exchanged and no password or code was asked; verify the new certificate with the peer " +
+      "out of band, then remove the old entry from the trust store (or pin the new one) deliberately.";
     this.previous = previous;
     this.presented = presented;
+  }
+}
+
+/**
+ * A first contact was about to run with a weaker method than expected: `srp` was
+ * expected (the user holds a one-time password for this session, or the peer was first
+ * verified by `srp`) but the peer's offer or answer does not carry it — a peer or a
+ * server stripped it so that the session would fall back to comparing short codes.
+ * Code `method-downgrade`. Nothing was exchanged; no code was shown.
+ */
+export class MethodDowngradeError extends SecurityError {
+  readonly peerJid: string;
+  readonly expected: InTunnelMethod;
+  /** What the peer's offer or answer carried instead. */
+  readonly offered: readonly string[];
+  readonly why: "password-in-hand" | "first-verified-by-srp";
+
+  constructor(
+    peerJid: string,
+    expected: InTunnelMethod,
+    offered: readonly string[],
+    why: "password-in-hand" | "first-verified-by-srp",
+  ) {
+    super(
+      "method-downgrade",
+      `refused to fall back from ${expected === "srp" ? "the one-time password (srp)" : expected} with ${peerJid}: ` +
+        `${why === "password-in-hand" ? "you have a one-time password for this session" : `${peerJid} was first verified by a one-time password`}, ` +
+        `but the negotiation offers only ${offered.length ? offered.join(", ") : "nothing"} — someone may have stripped it ` +
+        "(possible downgrade by the server or a man in the middle). Nothing was exchanged and no code was shown.",
+    );
+    this.peerJid = peerJid;
+    this.expected = expected;
+    this.offered = offered;
+    this.why = why;
   }
 }
 
@@ -184,21 +230,34 @@ export class SasMismatchError extends PeerAuthenticationError {
   }
 }
 
-/** Too many failed password attempts with this peer: wait before trying again. */
+/**
+ * Too many failed password attempts with this peer: wait before trying again. The
+ * message says until when (UTC, ISO 8601); no password was asked.
+ */
 export class TooManyAttemptsError extends PeerAuthenticationError {
   /** How long until the next attempt is allowed (0 when unknown). */
   readonly retryAfterMs: number;
+  /** When the next attempt is allowed (undefined when unknown). */
+  readonly retryAt: Date | undefined;
 
-  constructor(peerJid: string, retryAfterMs: number, detectedBy: DetectedBy, detail?: string) {
+  constructor(
+    peerJid: string,
+    retryAfterMs: number,
+    detectedBy: DetectedBy,
+    detail?: string,
+    now = Date.now(),
+  ) {
     const secs = Math.ceil(retryAfterMs / 1000);
+    const retryAt = retryAfterMs > 0 ? new Date(now + retryAfterMs) : undefined;
     super(
       "too-many-attempts",
       `${detail ?? `too many failed password attempts with ${peerJid}`}${
         detectedBy === "peer" ? " (refused by the peer)" : ""
-      }; try again${secs > 0 ? ` in ${secs} s` : " later"}`,
+      }; locked out${retryAt ? ` until ${retryAt.toISOString().replace(/\.\d+Z$/, "Z")} (in ${secs} s)` : " for now, try again later"}${detectedBy === "local" ? "; no password was asked" : ""}`,
       { method: "srp", peerJid, detectedBy, reason: "too-many-attempts" },
     );
     this.retryAfterMs = retryAfterMs;
+    this.retryAt = retryAt;
   }
 }
 

@@ -1,5 +1,11 @@
 export { type AssessInput, assessPeer, type PeerAssessment } from "./assess.js";
-export { type Attempt, AttemptLimiter, type AttemptLimiterOptions } from "./attempt-limiter.js";
+export {
+  type Attempt,
+  AttemptLimiter,
+  type AttemptLimiterOptions,
+  type AttemptRecord,
+  type AttemptRecordStore,
+} from "./attempt-limiter.js";
 export {
   ABORT_REASON_CODES,
   AUTH_PROTOCOL_VERSION,
@@ -23,6 +29,7 @@ export {
   CertificateChangedError,
   type DetectedBy,
   type InTunnelMethod,
+  MethodDowngradeError,
   PairingDisabledError,
   PeerAuthenticationError,
   PeerJidMismatchError,
@@ -103,17 +110,22 @@ export { type CaConfirmRequest, type CaPolicy, type CaVerdict, verifyCaIssued } 
 export {
   FileTrustStore,
   type FileTrustStoreOptions,
+  type FirstVerification,
+  hasVerificationRecords,
   MemoryTrustStore,
   type PinOptions,
   parseTrustFile,
+  type StoredAttempts,
   type TrustEntry,
   type TrustFile,
   type TrustMethod,
   type TrustState,
   type TrustStore,
   TrustStoreError,
+  type VerificationRecords,
 } from "./trust-store.js";
 export {
+  assertNotChanged,
   type ChannelAuth,
   checkPresentedCertificate,
   type PeerIdentity,

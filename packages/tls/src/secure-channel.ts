@@ -47,8 +47,9 @@ import { EXPORTER_OCTETS, type SessionBinding } from "./session-binding.js";
 import { SessionCache } from "./session-cache.js";
 import { DEFAULT_AUTH_TIMEOUT_MS, runSrp, SRP_EXPORTER_LABEL, type SrpAuth } from "./srp.js";
 import type { CaPolicy } from "./trust-anchors.js";
-import type { TrustStore } from "./trust-store.js";
+import { hasVerificationRecords, type TrustStore } from "./trust-store.js";
 import {
+  assertNotChanged,
   type ChannelAuth,
   checkPresentedCertificate,
   type PeerIdentity,
@@ -150,7 +151,10 @@ export interface NodeTlsEngineOptions {
   readonly tofu?: boolean;
   /** Trust anchors for CA-issued peer certificates (`auth.ca` overrides). */
   readonly ca?: CaPolicy;
-  /** Password attempt limits per peer for `srp`; default: a limiter with default settings. */
+  /**
+   * Password attempt limits per peer for `srp`; default: a limiter with default settings
+   * that keeps its counts in the trust store (persisted by a `FileTrustStore`).
+   */
   readonly attemptLimiter?: AttemptLimiter;
 }
 
@@ -403,7 +407,11 @@ export class NodeTlsEngine implements TlsEngine {
     this.#authTimeoutMs = options.authTimeoutMs ?? DEFAULT_AUTH_TIMEOUT_MS;
     this.#tofu = options.tofu ?? false;
     this.#ca = options.ca;
-    this.attemptLimiter = options.attemptLimiter ?? new AttemptLimiter();
+    // The counts live in the trust store when it can keep them (FileTrustStore: across
+    // processes), so that restarting the client does not reset the limit.
+    this.attemptLimiter =
+      options.attemptLimiter ??
+      new AttemptLimiter(hasVerificationRecords(options.trustStore) ? { store: options.trustStore } : {});
     this.#sessionTimeout = options.sessionTimeoutSeconds ?? 7200;
     const common = {
       key: this.identity.privateKeyPem,
@@ -536,6 +544,9 @@ export class NodeTlsEngine implements TlsEngine {
       }
       (socket as TLSSocket | undefined)?.destroy();
       carrier.destroy();
+      // A failed password attempt is in the store before anyone learns of the failure
+      // (the process may exit right after: the next one must see the count).
+      if (auth.method === "srp") await (auth.limiter ?? this.attemptLimiter).settled();
       throw typed;
     } finally {
       d.dispose();
@@ -574,6 +585,10 @@ export class NodeTlsEngine implements TlsEngine {
     wireCreated(wire);
     const store = auth.trustStore ?? this.trustStore;
     const presented = await checkPresentedCertificate(options.peerJid, peerDer, auth.advertised, store);
+    // A peer we pinned, presenting another certificate, gets the alarm — never a first
+    // contact: no password is asked (one more guess for a man in the middle, and a reused
+    // password would let him in), no short code shown.
+    assertNotChanged(options.peerJid, presented.fingerprint, peerDer, presented.entries);
     const initiator = options.role === "initiator";
     const exporterLabel = auth.method === "srp" ? SRP_EXPORTER_LABEL : SAS_EXPORTER_LABEL;
     const binding: SessionBinding = {

@@ -178,7 +178,7 @@ export async function runSrp(auth: SrpAuth, limiter: AttemptLimiter, ctx: InTunn
 
 async function runClient(auth: SrpAuth, limiter: AttemptLimiter, ctx: InTunnelContext, I: Buffer) {
   const { wire } = ctx;
-  const attempt = limiter.begin(ctx.peerJid);
+  const attempt = await limiter.acquire(ctx.peerJid);
   let proofSent = false;
   try {
     await checkPairing(auth, ctx);
@@ -207,7 +207,7 @@ async function runClient(auth: SrpAuth, limiter: AttemptLimiter, ctx: InTunnelCo
     const M2 = await wire.receive(MessageType.SRP_SERVER_PROOF, SRP_PROOF_OCTETS);
     if (!constantTimeEqual(M2, srpServerProof(A, M1, K)))
       throw new SrpAuthenticationError(ctx.peerJid, "local");
-    attempt.succeeded();
+    await attempt.succeeded();
   } catch (error) {
     settleFailure(attempt, proofSent, error);
     throw error;
@@ -220,7 +220,7 @@ async function runServer(auth: SrpAuth, limiter: AttemptLimiter, ctx: InTunnelCo
   if (hello[0] !== AUTH_PROTOCOL_VERSION) {
     throw wire.protocolError(`unsupported version ${hello[0]} of the SRP messages`);
   }
-  const attempt = limiter.begin(ctx.peerJid);
+  const attempt = await limiter.acquire(ctx.peerJid);
   let paramsSent = false;
   try {
     await checkPairing(auth, ctx);
@@ -249,7 +249,7 @@ async function runServer(auth: SrpAuth, limiter: AttemptLimiter, ctx: InTunnelCo
     // The server proves nothing before the client has: a wrong M1 gets an ABORT, never M2.
     if (!constantTimeEqual(M1, expected)) throw new SrpAuthenticationError(ctx.peerJid, "local");
     await wire.send(MessageType.SRP_SERVER_PROOF, srpServerProof(A, M1, K));
-    attempt.succeeded();
+    await attempt.succeeded();
   } catch (error) {
     settleFailure(attempt, paramsSent, error);
     throw error;
@@ -258,10 +258,13 @@ async function runServer(auth: SrpAuth, limiter: AttemptLimiter, ctx: InTunnelCo
 
 // A failure counts once the password was put to the test (server: B sent; client: M1
 // sent) and the exchange did not just die with the channel.
+// The count changes at once (in memory); writing it to the store is not awaited here, so
+// the ABORT goes out without delay — the engine awaits `limiter.settled()` before it
+// reports the failure. A count that cannot be written must not hide the error itself.
 function settleFailure(attempt: Attempt, passwordUsed: boolean, error: unknown): void {
   const proofFailure =
     error instanceof PeerAuthenticationError &&
     (error.reason === "bad-proof" || error.reason === "protocol-error");
-  if (passwordUsed && proofFailure) attempt.failed();
-  else attempt.abandoned();
+  if (passwordUsed && proofFailure) attempt.failed().catch(() => {});
+  else attempt.abandoned().catch(() => {});
 }

@@ -6,6 +6,7 @@
 import { mkdir, open, readFile, rename, stat, unlink } from "node:fs/promises";
 import { dirname } from "node:path";
 import { bareJid, XtlsError } from "@xtls/core";
+import type { AttemptRecord, AttemptRecordStore } from "./attempt-limiter.js";
 import { parseFingerprint } from "./fingerprint.js";
 
 export type TrustState = "verified" | "tofu" | "revoked";
@@ -47,6 +48,38 @@ export interface TrustStore {
   all(): Promise<ReadonlyMap<string, readonly TrustEntry[]>>;
 }
 
+/** How a peer was first verified (kept when its pins are forgotten: see {@link VerificationRecords}). */
+export interface FirstVerification {
+  readonly method: TrustMethod;
+  /** ISO 8601. */
+  readonly at: string;
+}
+
+/**
+ * What a store remembers about a peer besides its pins: how it was first verified (the
+ * method policy: a peer first verified by `srp` is not silently moved to `sas`) and the
+ * password attempts counted against it ({@link AttemptRecordStore}). Both stores here
+ * implement it; `FileTrustStore` keeps it in `trust.json` (schema version 2).
+ */
+export interface VerificationRecords extends AttemptRecordStore {
+  /**
+   * The first `verified` pin of the peer, recorded by `pin()` (never overwritten, and
+   * kept by `forget()`: a new first contact after forgetting must not be weaker).
+   */
+  firstVerification(jid: string): Promise<FirstVerification | undefined>;
+}
+
+/** Whether `store` keeps {@link VerificationRecords}. */
+export function hasVerificationRecords(store: unknown): store is VerificationRecords {
+  return (
+    typeof store === "object" &&
+    store !== null &&
+    "firstVerification" in store &&
+    "loadAttempts" in store &&
+    "saveAttempts" in store
+  );
+}
+
 export class TrustStoreError extends XtlsError {}
 
 const STATES = new Set<TrustState>(["verified", "tofu", "revoked"]);
@@ -78,8 +111,23 @@ function upsert(
 }
 
 /** A trust store that lives as long as the process. */
-export class MemoryTrustStore implements TrustStore {
+export class MemoryTrustStore implements TrustStore, VerificationRecords {
   readonly #peers = new Map<string, TrustEntry[]>();
+  readonly #first = new Map<string, FirstVerification>();
+  readonly #attempts = new Map<string, AttemptRecord>();
+
+  async firstVerification(jid: string): Promise<FirstVerification | undefined> {
+    return this.#first.get(bareJid(jid));
+  }
+
+  async loadAttempts(jid: string): Promise<AttemptRecord | undefined> {
+    return this.#attempts.get(bareJid(jid));
+  }
+
+  async saveAttempts(jid: string, record: AttemptRecord | undefined): Promise<void> {
+    if (record) this.#attempts.set(bareJid(jid), record);
+    else this.#attempts.delete(bareJid(jid));
+  }
 
   async entries(jid: string): Promise<readonly TrustEntry[]> {
     return this.#peers.get(bareJid(jid)) ?? [];
@@ -88,8 +136,12 @@ export class MemoryTrustStore implements TrustStore {
   async pin(jid: string, fingerprint: string, options: PinOptions): Promise<TrustEntry> {
     const key = bareJid(jid);
     const fp = normalizeFp(fingerprint);
-    const list = upsert(this.#peers.get(key) ?? [], fp, options, new Date().toISOString());
+    const now = new Date().toISOString();
+    const list = upsert(this.#peers.get(key) ?? [], fp, options, now);
     this.#peers.set(key, list);
+    if ((options.state ?? "verified") === "verified" && !this.#first.has(key)) {
+      this.#first.set(key, { method: options.method, at: now });
+    }
     return list.find((e) => e.fingerprint === fp)!;
   }
 
@@ -114,15 +166,29 @@ export class MemoryTrustStore implements TrustStore {
   }
 }
 
-/** The JSON document a {@link FileTrustStore} writes (schema version 1). */
+/** A stored attempt count: {@link AttemptRecord} with an ISO 8601 time. */
+export interface StoredAttempts {
+  readonly failures: number;
+  readonly lastFailureAt: string;
+}
+
+/**
+ * The JSON document a {@link FileTrustStore} writes: schema version 2 (version 1, which
+ * has `peers` only, is still read, and is rewritten as version 2 on the next change).
+ */
 export interface TrustFile {
   readonly format: "xtls-trust-store";
-  readonly version: 1;
+  readonly version: 1 | 2;
   readonly peers: Record<string, TrustEntry[]>;
+  /** Version 2: how each peer was first verified. */
+  readonly firstVerified?: Record<string, FirstVerification>;
+  /** Version 2: failed password attempts per peer (the attempt limiter's counts). */
+  readonly attempts?: Record<string, StoredAttempts>;
 }
 
 const FORMAT = "xtls-trust-store";
-const VERSION = 1;
+const VERSION = 2;
+const READABLE_VERSIONS: readonly number[] = [1, 2];
 
 export interface FileTrustStoreOptions {
   /** How long to wait for another process's lock before failing. Default 10 s. */
@@ -137,7 +203,7 @@ export interface FileTrustStoreOptions {
  * ({@link TrustStoreError} `trust-store-corrupt`), never silently replaced: losing
  * pinned fingerprints would turn the next man in the middle into a "first contact".
  */
-export class FileTrustStore implements TrustStore {
+export class FileTrustStore implements TrustStore, VerificationRecords {
   readonly path: string;
   readonly #lockTimeoutMs: number;
 
@@ -150,13 +216,40 @@ export class FileTrustStore implements TrustStore {
     return (await this.#read()).peers[bareJid(jid)] ?? [];
   }
 
+  async firstVerification(jid: string): Promise<FirstVerification | undefined> {
+    return (await this.#read()).firstVerified?.[bareJid(jid)];
+  }
+
+  async loadAttempts(jid: string): Promise<AttemptRecord | undefined> {
+    const stored = (await this.#read()).attempts?.[bareJid(jid)];
+    return stored
+      ? { failures: stored.failures, lastFailureAt: Date.parse(stored.lastFailureAt) }
+      : undefined;
+  }
+
+  async saveAttempts(jid: string, record: AttemptRecord | undefined): Promise<void> {
+    const key = bareJid(jid);
+    await this.#update((_peers, extra) => {
+      if (record) {
+        extra.attempts[key] = {
+          failures: record.failures,
+          lastFailureAt: new Date(record.lastFailureAt).toISOString(),
+        };
+      } else delete extra.attempts[key];
+    });
+  }
+
   async pin(jid: string, fingerprint: string, options: PinOptions): Promise<TrustEntry> {
     const key = bareJid(jid);
     const fp = normalizeFp(fingerprint);
     let result: TrustEntry | undefined;
-    await this.#update((peers) => {
-      peers[key] = upsert(peers[key] ?? [], fp, options, new Date().toISOString());
+    await this.#update((peers, extra) => {
+      const now = new Date().toISOString();
+      peers[key] = upsert(peers[key] ?? [], fp, options, now);
       result = peers[key].find((e) => e.fingerprint === fp);
+      if ((options.state ?? "verified") === "verified" && !extra.firstVerified[key]) {
+        extra.firstVerified[key] = { method: options.method, at: now };
+      }
     });
     return result!;
   }
@@ -200,14 +293,23 @@ export class FileTrustStore implements TrustStore {
     return parseTrustFile(text, this.path);
   }
 
-  async #update(change: (peers: Record<string, TrustEntry[]>) => void): Promise<void> {
+  async #update(
+    change: (
+      peers: Record<string, TrustEntry[]>,
+      extra: { firstVerified: Record<string, FirstVerification>; attempts: Record<string, StoredAttempts> },
+    ) => void,
+  ): Promise<void> {
     await mkdir(dirname(this.path), { recursive: true });
     const release = await this.#lock();
     try {
       const doc = await this.#read();
       const peers = structuredClone(doc.peers);
-      change(peers);
-      const next: TrustFile = { format: FORMAT, version: VERSION, peers };
+      const extra = {
+        firstVerified: structuredClone(doc.firstVerified ?? {}),
+        attempts: structuredClone(doc.attempts ?? {}),
+      };
+      change(peers, extra);
+      const next: TrustFile = { format: FORMAT, version: VERSION, peers, ...extra };
       const tmp = `${this.path}.${process.pid}.${Date.now()}.tmp`;
       try {
         // fsync before the rename: after a crash the file is the old or the new
@@ -291,10 +393,23 @@ export function parseTrustFile(text: string, path = "trust store"): TrustFile {
   if (typeof doc !== "object" || doc === null) throw corrupt("not an object");
   const d = doc as Record<string, unknown>;
   if (d.format !== FORMAT) throw corrupt(`format is ${JSON.stringify(d.format)}, expected "${FORMAT}"`);
-  if (d.version !== VERSION)
+  if (!READABLE_VERSIONS.includes(d.version as number))
     throw corrupt(
-      `schema version ${JSON.stringify(d.version)} is not supported (this version reads ${VERSION})`,
+      `schema version ${JSON.stringify(d.version)} is not supported (this version reads ${READABLE_VERSIONS.join(" and ")})`,
     );
+  for (const section of ["firstVerified", "attempts"] as const) {
+    const value = d[section];
+    if (value !== undefined && (typeof value !== "object" || value === null || Array.isArray(value)))
+      throw corrupt(`'${section}' is not an object`);
+  }
+  for (const [jid, a] of Object.entries((d.attempts ?? {}) as Record<string, Record<string, unknown>>)) {
+    if (
+      !Number.isInteger(a?.failures) ||
+      typeof a?.lastFailureAt !== "string" ||
+      Number.isNaN(Date.parse(a.lastFailureAt))
+    )
+      throw corrupt(`the attempt count of ${jid} is malformed`);
+  }
   if (typeof d.peers !== "object" || d.peers === null || Array.isArray(d.peers))
     throw corrupt("'peers' is not an object");
   for (const [jid, list] of Object.entries(d.peers as Record<string, unknown>)) {

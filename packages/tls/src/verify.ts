@@ -142,6 +142,30 @@ export async function checkPresentedCertificate(
   return { peerBare, fingerprint, xmppAddrs, entries };
 }
 
+/**
+ * Throws {@link CertificateChangedError} when the peer has pinned (not revoked)
+ * certificates and `fingerprint` is none of them. Threat: a man in the middle presenting
+ * his own certificate for a JID we verified before, hoping the client falls back to a
+ * first contact (a password prompt, a short code) instead of raising the alarm.
+ */
+export function assertNotChanged(
+  peerJid: string,
+  fingerprint: string,
+  der: Buffer | undefined,
+  entries: readonly TrustEntry[],
+): void {
+  const pinned = entries.filter((e) => e.state !== "revoked");
+  if (pinned.length === 0) return;
+  const matches = (e: TrustEntry) =>
+    der ? fingerprintMatches(der, fingerprint, e.fingerprint) : e.fingerprint === fingerprint;
+  if (pinned.some(matches)) return;
+  throw new CertificateChangedError(
+    peerJid,
+    fingerprint,
+    pinned.map((e) => e.fingerprint),
+  );
+}
+
 export async function verifyPeerCertificate(input: VerifyInput): Promise<PeerIdentity> {
   const { peerJid, certificateDer: der, auth } = input;
   const store = auth.trustStore ?? input.trustStore;
@@ -203,6 +227,9 @@ export async function verifyPeerCertificate(input: VerifyInput): Promise<PeerIde
     }
     caDetail = `not accepted as CA-issued: ${verdict.reason}`;
   }
+
+  // A pinned peer presenting another certificate: the alarm, not a plain "untrusted".
+  assertNotChanged(peerJid, fingerprint, der, entries);
 
   if (auth.tofu ?? input.tofu ?? false) {
     if (!store) {

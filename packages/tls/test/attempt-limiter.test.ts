@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { AttemptLimiter, TooManyAttemptsError } from "../src/index.js";
+import { AttemptLimiter, MemoryTrustStore, TooManyAttemptsError } from "../src/index.js";
 
 function limiter(options: { freeAttempts?: number; baseDelayMs?: number; maxDelayMs?: number } = {}) {
   let now = 0;
@@ -79,5 +79,27 @@ describe("AttemptLimiter: password attempts per bare JID", () => {
     l.begin("romeo@montague.lit").failed();
     l.reset("romeo@montague.lit");
     expect(l.retryAfterMs("romeo@montague.lit")).toBe(0);
+  });
+});
+
+describe("AttemptLimiter with a store: the counts outlive the process", () => {
+  it("a new limiter on the same store (a fresh process) still refuses, and says until when", async () => {
+    const store = new MemoryTrustStore(); // a FileTrustStore behaves the same across processes
+    let now = Date.UTC(2026, 11, 7, 20, 0, 0);
+    const options = { freeAttempts: 2, baseDelayMs: 60_000, now: () => now, store };
+    for (let i = 0; i < 2; i++) {
+      const fresh = new AttemptLimiter(options); // each run of `xtls receive` is a new process
+      await (await fresh.acquire("mallory@evil.example/a")).failed();
+    }
+    expect(await store.loadAttempts("mallory@evil.example")).toEqual({ failures: 2, lastFailureAt: now });
+    now += 1000;
+    const error = await new AttemptLimiter(options).acquire("mallory@evil.example/b").catch((e) => e);
+    expect(error).toBeInstanceOf(TooManyAttemptsError);
+    expect(error).toMatchObject({ retryAfterMs: 59_000, retryAt: new Date(Date.UTC(2026, 11, 7, 20, 1, 0)) });
+    expect(error.message).toContain("locked out until 2026-12-07T20:01:00Z");
+    now += 59_000;
+    const allowed = await new AttemptLimiter(options).acquire("mallory@evil.example");
+    await allowed.succeeded();
+    expect(await store.loadAttempts("mallory@evil.example")).toBeUndefined();
   });
 });

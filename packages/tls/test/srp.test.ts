@@ -9,6 +9,7 @@ import { describe, expect, it } from "vitest";
 import {
   AttemptLimiter,
   AuthenticationCancelledError,
+  CertificateChangedError,
   createIdentity,
   FileTrustStore,
   MessageType,
@@ -436,6 +437,45 @@ describe("srp failures: both sides fail, nothing pinned, no application byte", (
     expect(errorOf(responder)).toBeInstanceOf(SecurityError);
     expect(romeoPrompt.asked).toHaveLength(0);
     expect(julietPrompt.asked).toHaveLength(0);
+  });
+
+  it("a pinned peer presenting another certificate: CertificateChangedError with both fingerprints, srp never runs, no password asked on either side", async () => {
+    const { romeo, juliet } = strangers();
+    const realJuliet = createIdentity(JULIET);
+    await romeo.trust.pin(JULIET, realJuliet.fingerprint, { method: "srp" });
+    await juliet.trust.pin(ROMEO, createIdentity(ROMEO).fingerprint, { method: "srp" });
+    // Both sides see the other with a certificate other than the pinned one (a man in
+    // the middle with his own certificates for the right JIDs), and both have the password.
+    const { romeoPrompt, julietPrompt, options } = srp("same", "same");
+    const { initiator, responder } = await handshake(romeo, juliet, options);
+    const mine = errorOf(initiator);
+    expect(mine).toBeInstanceOf(CertificateChangedError);
+    expect(mine).toMatchObject({
+      code: "certificate-changed",
+      previous: [realJuliet.fingerprint],
+      presented: julietId.fingerprint,
+    });
+    expect(errorOf(responder)).toBeInstanceOf(SecurityError);
+    expect(romeoPrompt.asked).toHaveLength(0);
+    expect(julietPrompt.asked).toHaveLength(0);
+    expect((await romeo.trust.entries(JULIET)).map((e) => e.fingerprint)).toEqual([realJuliet.fingerprint]);
+  });
+
+  it("the same for sas: a pinned peer with another certificate never gets a short code to compare", async () => {
+    const { romeo, juliet } = strangers();
+    await juliet.trust.pin(ROMEO, createIdentity(ROMEO).fingerprint, { method: "sas" });
+    const shown: string[] = [];
+    const confirmSas = async () => {
+      shown.push("code");
+      return true;
+    };
+    const { initiator, responder } = await handshake(romeo, juliet, {
+      romeo: { auth: { method: "sas", confirmSas } },
+      juliet: { auth: { method: "sas", confirmSas } },
+    });
+    expect(errorOf(responder)).toBeInstanceOf(CertificateChangedError);
+    expect(errorOf(initiator)).toBeInstanceOf(SecurityError);
+    expect(shown).toEqual([]);
   });
 
   it("a revoked certificate cannot be re-trusted by a password", async () => {

@@ -56,8 +56,47 @@ describe("FileTrustStore on disk", () => {
     const reopened = new FileTrustStore(path);
     expect((await reopened.entries("romeo@montague.lit"))[0]?.fingerprint).toBe(FP(7));
     const doc = JSON.parse(await readFile(path, "utf8"));
-    expect(doc).toMatchObject({ format: "xtls-trust-store", version: 1 });
+    expect(doc).toMatchObject({ format: "xtls-trust-store", version: 2 });
     expect(await readdir(dir)).toEqual(["trust.json"]); // no temporary or lock files left
+  });
+
+  it("keeps the attempt counts and how each peer was first verified (version 2); forgetting the pins keeps the first method", async () => {
+    const { path } = await fresh();
+    const store = new FileTrustStore(path);
+    await store.saveAttempts("mallory@evil.example/x", { failures: 3, lastFailureAt: Date.UTC(2026, 0, 2) });
+    await store.pin("juliet@capulet.lit", FP(1), { method: "srp" });
+    await store.pin("juliet@capulet.lit", FP(2), { method: "sas" }); // not the first any more
+    await store.forget("juliet@capulet.lit");
+    const reopened = new FileTrustStore(path);
+    expect(await reopened.loadAttempts("mallory@evil.example")).toEqual({
+      failures: 3,
+      lastFailureAt: Date.UTC(2026, 0, 2),
+    });
+    expect(await reopened.firstVerification("juliet@capulet.lit")).toMatchObject({ method: "srp" });
+    expect(await reopened.entries("juliet@capulet.lit")).toEqual([]);
+    await reopened.saveAttempts("mallory@evil.example", undefined);
+    expect(await new FileTrustStore(path).loadAttempts("mallory@evil.example")).toBeUndefined();
+  });
+
+  it("reads a version-1 file (pins only) and rewrites it as version 2 on the next change", async () => {
+    const { path } = await fresh();
+    const entry = {
+      fingerprint: FP(4),
+      state: "verified",
+      method: "srp",
+      addedAt: "2025-01-01T00:00:00.000Z",
+      updatedAt: "2025-01-01T00:00:00.000Z",
+    };
+    await writeFile(
+      path,
+      JSON.stringify({ format: "xtls-trust-store", version: 1, peers: { "romeo@montague.lit": [entry] } }),
+    );
+    const store = new FileTrustStore(path);
+    expect(await store.entries("romeo@montague.lit")).toEqual([entry]);
+    expect(await store.loadAttempts("romeo@montague.lit")).toBeUndefined();
+    await store.saveAttempts("romeo@montague.lit", { failures: 1, lastFailureAt: 0 });
+    const doc = JSON.parse(await readFile(path, "utf8"));
+    expect(doc).toMatchObject({ version: 2, peers: { "romeo@montague.lit": [entry] } });
   });
 
   it("loses nothing when two stores write at once (the file lock serialises them)", async () => {
@@ -117,7 +156,7 @@ describe("FileTrustStore on disk", () => {
 
   it("a file from a newer version names the version it cannot read", async () => {
     const { path } = await fresh();
-    await writeFile(path, '{"format":"xtls-trust-store","version":2,"peers":{}}');
-    await expect(new FileTrustStore(path).all()).rejects.toThrow(/schema version 2 is not supported/);
+    await writeFile(path, '{"format":"xtls-trust-store","version":3,"peers":{}}');
+    await expect(new FileTrustStore(path).all()).rejects.toThrow(/schema version 3 is not supported/);
   });
 });

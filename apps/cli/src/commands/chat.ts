@@ -2,7 +2,18 @@
 import { parseArgs } from "node:util";
 import type { Chat } from "@xtls/client";
 import { formatFingerprint } from "@xtls/tls";
-import { ACCOUNT_HELP, ACCOUNT_OPTIONS, checkPeer, connect, EXIT, resolveAccount } from "../account.js";
+import {
+  ACCEPT_NEW_KEY_HELP,
+  ACCEPT_NEW_KEY_OPTION,
+  ACCOUNT_HELP,
+  ACCOUNT_OPTIONS,
+  acceptNewKeyOf,
+  checkPeer,
+  connect,
+  EXIT,
+  resolveAccount,
+} from "../account.js";
+import { logRefusals } from "./common.js";
 import type { CommandIo } from "./io.js";
 import {
   acceptsWithoutAsking,
@@ -27,6 +38,8 @@ export const CHAT_HELP = `xtls chat [JID] — chat end to end encrypted (an XML 
 
 Type a line to send it; /quit or end of input closes the chat.
 
+${ACCEPT_NEW_KEY_HELP}
+
 ${ACCOUNT_HELP}
 `;
 
@@ -35,6 +48,7 @@ export async function chatCommand(argv: readonly string[], io: CommandIo): Promi
     args: [...argv],
     options: {
       ...ACCOUNT_OPTIONS,
+      ...ACCEPT_NEW_KEY_OPTION,
       yes: { type: "boolean" },
       "ask-otp": { type: "boolean" },
       from: { type: "string" },
@@ -53,7 +67,9 @@ export async function chatCommand(argv: readonly string[], io: CommandIo): Promi
   const from = firstContactFrom(values.from, otp, values.yes === true);
   const { xtls, close, lost, explain } = await connect(account, io.prompter, io.style, io.stderr, io.env, {
     otp,
+    acceptNewKey: acceptNewKeyOf(values),
   });
+  logRefusals(xtls, io.stderr, "chat");
   try {
     let chat: Chat;
     if (peer) chat = await Promise.race([xtls.openChat(peer), lost]);

@@ -1,14 +1,27 @@
 import { FileTransferError } from "@xtls/file-transfer";
-import { SessionTerminatedError } from "@xtls/jingle";
-import { SecurityError } from "@xtls/tls";
+import { JingleReasonError, type RefusedSession, SessionTerminatedError } from "@xtls/jingle";
+import {
+  CertificateChangedError,
+  formatFingerprint,
+  MethodDowngradeError,
+  SecurityError,
+  TooManyAttemptsError,
+} from "@xtls/tls";
 import { ConnectionError, EXIT, UsageError } from "../account.js";
 
 /** The exit code a failure means to a script (see EXIT). */
 export function exitCodeOf(error: unknown): number {
   if (error instanceof UsageError) return EXIT.usage;
   if (error instanceof ConnectionError) return EXIT.connection;
+  // The alarms, wherever they sit in the chain (a refused accept is a JingleReasonError).
+  if (
+    findCause(error, CertificateChangedError) ||
+    findCause(error, MethodDowngradeError) ||
+    findCause(error, TooManyAttemptsError)
+  )
+    return EXIT.security;
   const condition =
-    error instanceof SessionTerminatedError
+    error instanceof SessionTerminatedError || error instanceof JingleReasonError
       ? error.reason.condition
       : error instanceof FileTransferError
         ? (error.reason?.condition ?? error.code)
@@ -25,8 +38,42 @@ export function exitCodeOf(error: unknown): number {
   return EXIT.failed;
 }
 
-/** One line saying what went wrong, for stderr. */
+/** The first error of class `type` in `error`'s cause chain (itself included). */
+export function findCause<T>(error: unknown, type: abstract new (...args: never[]) => T): T | undefined {
+  for (let e = error, depth = 0; e && depth < 10; e = (e as { cause?: unknown }).cause, depth++) {
+    if (e instanceof type) return e;
+  }
+  return undefined;
+}
+
+/**
+ * The key-change alarm, like ssh's: both fingerprints (colon-separated hex, the format of
+ * `xtls trust list`) and the two ways to re-verify.
+ */
+export function describeKeyChange(error: CertificateChangedError): string {
+  const jid = error.peerJid.split("/")[0];
+  return (
+    `WARNING: the certificate of ${jid} has CHANGED — someone may be in the middle (possible man-in-the-middle), or they replaced their key.\n` +
+    `  pinned:    ${error.previous.map(formatFingerprint).join("\n             ")}\n` +
+    `  presented: ${formatFingerprint(error.presented)}\n` +
+    "Nothing was sent and no password was asked. To re-verify: `xtls trust forget " +
+    `${jid}\` then a new first contact, or compare the presented fingerprint with them out of band and run again with --accept-new-key ${formatFingerprint(error.presented)}`
+  );
+}
+
+/** One line saying what went wrong, for stderr (the key-change alarm takes a few). */
 export function describeError(error: unknown): string {
+  const changed = findCause(error, CertificateChangedError);
+  if (changed) return describeKeyChange(changed);
+  // Locked out by the password attempt limit (ours, or the peer's, which its terminate
+  // names): the message says until when.
+  const downgrade = findCause(error, MethodDowngradeError);
+  if (downgrade) return downgrade.message;
+  const limited = findCause(error, TooManyAttemptsError);
+  if (limited) return limited.message;
+  if (error instanceof SessionTerminatedError && error.reason.text?.includes("locked out")) {
+    return error.reason.text;
+  }
   if (error instanceof SessionTerminatedError) {
     const { condition, text } = error.reason;
     const who = error.by === "peer" ? "the peer ended the session" : "the session ended";
@@ -39,4 +86,18 @@ export function describeError(error: unknown): string {
     return `${who}: ${condition}${hint}${text ? ` — ${text}` : ""}`;
   }
   return (error as Error)?.message ?? String(error);
+}
+
+/**
+ * One line on stderr for each offered session the engine refused by itself (e.g. one
+ * without end-to-end security); the command keeps waiting.
+ */
+export function logRefusals(
+  xtls: { on(event: "refused", listener: (r: RefusedSession) => void): unknown },
+  stderr: NodeJS.WritableStream,
+  command: string,
+): void {
+  xtls.on("refused", ({ peer, reason }) => {
+    stderr.write(`xtls ${command}: refused a session from ${peer}: ${reason.text ?? reason.condition}\n`);
+  });
 }

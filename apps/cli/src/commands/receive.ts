@@ -3,8 +3,11 @@ import { mkdir } from "node:fs/promises";
 import { parseArgs } from "node:util";
 import type { IncomingFileOffer } from "@xtls/client";
 import {
+  ACCEPT_NEW_KEY_HELP,
+  ACCEPT_NEW_KEY_OPTION,
   ACCOUNT_HELP,
   ACCOUNT_OPTIONS,
+  acceptNewKeyOf,
   ConnectionError,
   connect,
   EXIT,
@@ -12,7 +15,7 @@ import {
   UsageError,
 } from "../account.js";
 import { formatBytes, ProgressBar } from "../progress.js";
-import { describeError } from "./common.js";
+import { describeError, exitCodeOf, logRefusals } from "./common.js";
 import type { CommandIo } from "./io.js";
 import {
   acceptsWithoutAsking,
@@ -40,6 +43,8 @@ no file created, none of our addresses sent. A file is written under a temporary
 renamed only when its size and SHA-256 match.
 The account options' --dir is where the identity lives; files go to --into.
 
+${ACCEPT_NEW_KEY_HELP}
+
 ${ACCOUNT_HELP}
 `;
 
@@ -48,6 +53,7 @@ export async function receiveCommand(argv: readonly string[], io: CommandIo): Pr
     args: [...argv],
     options: {
       ...ACCOUNT_OPTIONS,
+      ...ACCEPT_NEW_KEY_OPTION,
       into: { type: "string" },
       "dir-out": { type: "string" },
       yes: { type: "boolean" },
@@ -71,9 +77,12 @@ export async function receiveCommand(argv: readonly string[], io: CommandIo): Pr
   const from = firstContactFrom(values.from, otp, values.yes === true);
   const { xtls, close, lost, explain } = await connect(account, io.prompter, io.style, io.stderr, io.env, {
     otp,
+    acceptNewKey: acceptNewKeyOf(values),
   });
+  logRefusals(xtls, io.stderr, "receive");
   io.stderr.write(`waiting for files as ${xtls.link.jid} (certificate ${xtls.fingerprint.slice(0, 16)}…)\n`);
   let received = 0;
+  let alarm: unknown;
   try {
     await Promise.race([
       lost,
@@ -123,14 +132,18 @@ export async function receiveCommand(argv: readonly string[], io: CommandIo): Pr
               );
             received++;
           } catch (error) {
-            // One failed offer never ends the loop: anyone could otherwise stop a
-            // receiver by sending an offer that fails. Only successes are counted. A
-            // lost connection is reported once, by the command.
+            // A failed offer does not end the loop (only successes are counted): a peer
+            // that cancels or a transfer that breaks is one line. A security failure does
+            // end it, with exit 3: strangers were declined above, so a wrong password, a
+            // changed key, a downgrade or a lockout comes from the contact we accepted or
+            // from someone in the middle — an alarm for the user, not a line to scroll
+            // past. A lost connection is reported once, by the command.
             const why = await explain(error);
             if (!(why instanceof ConnectionError))
               io.stderr.write(`xtls receive: ${offer.name} from ${offer.peer}: ${describeError(why)}\n`);
+            if (exitCodeOf(why) === EXIT.security) alarm = why;
           }
-          if (count > 0 && received >= count) resolve();
+          if ((count > 0 && received >= count) || alarm) resolve();
         };
         xtls.on("file", (offer) => void take(offer));
         xtls.on("chat", (incoming) => void incoming.decline());
@@ -139,5 +152,5 @@ export async function receiveCommand(argv: readonly string[], io: CommandIo): Pr
   } finally {
     await close();
   }
-  return EXIT.ok;
+  return alarm ? EXIT.security : EXIT.ok;
 }

@@ -5,8 +5,11 @@ import { parseArgs } from "node:util";
 import { sendableFileName } from "@xtls/file-transfer";
 import { formatFingerprint } from "@xtls/tls";
 import {
+  ACCEPT_NEW_KEY_HELP,
+  ACCEPT_NEW_KEY_OPTION,
   ACCOUNT_HELP,
   ACCOUNT_OPTIONS,
+  acceptNewKeyOf,
   checkPeer,
   connect,
   EXIT,
@@ -24,6 +27,8 @@ export const SEND_HELP = `xtls send FILE --to JID — send a file, end-to-end en
 The receiver stores the file only once its size and SHA-256 match; this command returns
 when it has. Progress (rate, ETA) goes to stderr.
 
+${ACCEPT_NEW_KEY_HELP}
+
 ${ACCOUNT_HELP}
 `;
 
@@ -32,6 +37,7 @@ export async function sendCommand(argv: readonly string[], io: CommandIo): Promi
     args: [...argv],
     options: {
       ...ACCOUNT_OPTIONS,
+      ...ACCEPT_NEW_KEY_OPTION,
       to: { type: "string" },
       json: { type: "boolean" },
       help: { type: "boolean", short: "h" },
@@ -52,7 +58,9 @@ export async function sendCommand(argv: readonly string[], io: CommandIo): Promi
   // server would drop our connection. Clean it before any stanza goes out, and say so.
   const name = sendableFileName(basename(file));
   if (name !== basename(file)) io.stderr.write(`sending ${escapeControls(basename(file))} as ${name}\n`);
-  const { xtls, close, lost, explain } = await connect(account, io.prompter, io.style, io.stderr, io.env);
+  const { xtls, close, lost, explain } = await connect(account, io.prompter, io.style, io.stderr, io.env, {
+    acceptNewKey: acceptNewKeyOf(values),
+  });
   try {
     const t0 = performance.now();
     const transfer = await Promise.race([xtls.sendFile(peer, file, { name }), lost]);

@@ -9,7 +9,9 @@ export const TRUST_HELP = `xtls trust — the certificates this device trusts, p
 
   xtls trust list [JID] [--json]       every pinned certificate (state, how it was verified, when)
   xtls trust verify JID FINGERPRINT    pin a fingerprint you compared out of band (verified, manual)
-  xtls trust forget JID [FINGERPRINT]  remove one certificate, or everything about JID
+  xtls trust forget JID [FINGERPRINT]  remove one certificate, or every certificate of JID (how it
+                                       was first verified is kept: a new first contact with a peer
+                                       first verified by a password needs a password again)
   xtls trust export                    the whole store as JSON (for backups)
 
 ${ACCOUNT_HELP}
