@@ -115,7 +115,7 @@ export class AttemptLimiter {
 
   /** Resolves once every count written so far is in the store (failed writes included). */
   async settled(): Promise<void> {
-    await Promise.all([...this.#writing]);
+    await Promise.allSettled([...this.#writing]);
   }
 
   /** When an attempt with the peer is allowed again (now or earlier: allowed). */
@@ -164,12 +164,20 @@ export class AttemptLimiter {
       change();
       if (record.failures === 0) this.#peers.delete(key);
       if (persist && this.#store) {
-        await this.#store.saveAttempts(
+        // Tracked for settled(): the engine waits for it before reporting a failure, so a
+        // process that exits right after (each `xtls receive` is one) cannot lose the count.
+        const writing = this.#store.saveAttempts(
           key,
           record.failures > 0
             ? { failures: record.failures, lastFailureAt: record.lastFailureAt }
             : undefined,
         );
+        this.#writing.add(writing);
+        try {
+          await writing;
+        } finally {
+          this.#writing.delete(writing);
+        }
       }
     };
     return {

@@ -1,5 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { AttemptLimiter, MemoryTrustStore, TooManyAttemptsError } from "../src/index.js";
+import {
+  AttemptLimiter,
+  type AttemptRecordStore,
+  MemoryTrustStore,
+  TooManyAttemptsError,
+} from "../src/index.js";
 
 function limiter(options: { freeAttempts?: number; baseDelayMs?: number; maxDelayMs?: number } = {}) {
   let now = 0;
@@ -101,5 +106,30 @@ describe("AttemptLimiter with a store: the counts outlive the process", () => {
     const allowed = await new AttemptLimiter(options).acquire("mallory@evil.example");
     await allowed.succeeded();
     expect(await store.loadAttempts("mallory@evil.example")).toBeUndefined();
+  });
+
+  it("settled() waits for a failure's count to be written, even when nobody awaited failed() (the engine reports the failure only then)", async () => {
+    const store = new MemoryTrustStore();
+    let release!: () => void;
+    const slow: AttemptRecordStore = {
+      loadAttempts: (jid) => store.loadAttempts(jid),
+      saveAttempts: async (jid, record) => {
+        await new Promise<void>((r) => {
+          release = r;
+        });
+        return store.saveAttempts(jid, record);
+      },
+    };
+    const limiter = new AttemptLimiter({ store: slow });
+    void (await limiter.acquire("mallory@evil.example")).failed(); // as the SRP server does
+    let settled = false;
+    const waiting = limiter.settled().then(() => {
+      settled = true;
+    });
+    await new Promise((r) => setImmediate(r));
+    expect(settled).toBe(false);
+    release();
+    await waiting;
+    expect(await store.loadAttempts("mallory@evil.example")).toMatchObject({ failures: 1 });
   });
 });
