@@ -315,11 +315,18 @@ export class Xtls extends EventEmitter<XtlsEvents> {
     else this.emit("session", incoming);
   }
 
-  /** Ends every session. The XMPP connection is the caller's to close. */
+  /**
+   * Ends every session, and resolves once every password attempt counted so far is in the
+   * trust store. The XMPP connection is the caller's to close.
+   */
   async close(): Promise<void> {
     this.files.close();
     await this.jingle.terminateAll();
     await Promise.allSettled([this.ibb.close(), this.socks5?.close()]);
+    // A session can end (the peer's terminate) while our count of its failed password is
+    // still being written; a process that exits after close() must not lose it, or each
+    // new process would grant a guesser fresh attempts.
+    await this.engine.attemptLimiter.settled();
   }
 }
 
