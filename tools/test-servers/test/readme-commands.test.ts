@@ -41,7 +41,7 @@ const RUN_BY: Record<string, Record<string, string>> = {
     "pnpm bench --quick --only latency": "here",
   },
   "tools/attack-suite/README.md": {
-    "cd tools/attack-suite && pnpm exec vitest run": "pnpm test",
+    "pnpm --filter @xtls/attack-suite test": "pnpm test",
   },
   "tools/ejabberd-suite/README.md": {
     "pnpm --filter @xtls/ejabberd-suite test": "pnpm test",
