@@ -111,6 +111,12 @@ const SUCCESS: Reason = { condition: "success" };
 const INITIATE_ATTEMPTS = 12;
 /** How long a responder whose application finished waits for the initiator's terminate. */
 const COMPLETION_GRACE_MS = 2000;
+/**
+ * How long a session whose peer terminated during the handshake waits for its own
+ * security layer's verdict (which may be lingering so that the peer reads an in-tunnel
+ * abort) before it ends with the peer's reason alone.
+ */
+const VERDICT_GRACE_MS = 2000;
 
 export class JingleSession extends EventEmitter<SessionEvents> {
   readonly sid: string;
@@ -132,6 +138,8 @@ export class JingleSession extends EventEmitter<SessionEvents> {
   readonly #connecting = new Map<TransportHandle, Promise<Duplex>>();
   #security: SecurityHandle | undefined;
   #secured: SecuredStream | undefined;
+  /** Set while the security layer runs and the peer has already terminated. */
+  #peerEndedWhileSecuring: { reason: Reason; timer: NodeJS.Timeout } | undefined;
   #waiters: Waiter[] = [];
   #early: Jingle[] = [];
   #replaceOutstanding = false;
@@ -393,12 +401,31 @@ export class JingleSession extends EventEmitter<SessionEvents> {
     }
     if (this.#security) {
       this.#setPhase("securing");
+      let failure: unknown;
       try {
         secured = await this.#security.secure(stream);
       } catch (error) {
+        failure = error;
+      }
+      const peerEnded = this.#peerEndedWhileSecuring;
+      if (peerEnded) {
+        // The peer ended the session while we were still securing it. Whatever our own
+        // security layer concluded is the cause of the end: a verdict such as a pinned
+        // peer's CHANGED key must reach the user even when the peer's terminate (over
+        // XMPP) overtook it (our side lingers after telling the peer inside the tunnel).
+        this.#peerEndedWhileSecuring = undefined;
+        clearTimeout(peerEnded.timer);
+        secured?.destroy();
         stream.destroy();
-        if (error instanceof JingleReasonError) throw error;
-        throw new JingleReasonError("security-error", (error as Error).message, { cause: error });
+        this.#end(peerEnded.reason, "peer", failure);
+        return;
+      }
+      if (failure !== undefined || !secured) {
+        stream.destroy();
+        if (failure instanceof JingleReasonError) throw failure;
+        throw new JingleReasonError("security-error", (failure as Error)?.message ?? String(failure), {
+          cause: failure,
+        });
       }
       this.#secured = secured;
     }
@@ -555,9 +582,21 @@ export class JingleSession extends EventEmitter<SessionEvents> {
         this.#setState("active");
         this.#deliver(j);
         return;
-      case "session-terminate":
-        this.#end(j.reason ?? { condition: "success" }, "peer");
+      case "session-terminate": {
+        const reason = j.reason ?? SUCCESS;
+        if (this.#phase === "securing" && !this.#peerEndedWhileSecuring) {
+          // Our security layer decides how this ends (see #runDataPath), within a grace.
+          const timer = setTimeout(() => {
+            this.#peerEndedWhileSecuring = undefined;
+            this.#end(reason, "peer");
+          }, VERDICT_GRACE_MS);
+          timer.unref();
+          this.#peerEndedWhileSecuring = { reason, timer };
+          return;
+        }
+        this.#end(reason, "peer");
         return;
+      }
       case "session-info":
         if (!j.info) return; // an empty session-info is a ping (XEP-0166 §7.2.13)
         if (!(await this.#app?.info?.(j.info))) throw jingleError("unsupported-info");

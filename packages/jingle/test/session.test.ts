@@ -7,6 +7,9 @@ import {
   type JingleManager,
   JingleReasonError,
   type JingleSession,
+  type SecuredStream,
+  type SecurityHandle,
+  type SecurityMethod,
   SessionTerminatedError,
 } from "../src/index.js";
 import { echoApplication, JULIET, loopbackTransport, nullSecurity, ROMEO, Wire } from "./harness.js";
@@ -204,6 +207,89 @@ describe("security precondition and downgrade", () => {
     expect(theirs.by).toBe("local");
     expect(mine.reason.condition).toBe("security-error");
     expect(app.seen).toEqual([]);
+  });
+
+  // Both sides fail the handshake: ours found something (e.g. a pinned peer's CHANGED
+  // key), told the peer inside the tunnel and lingers so it reads that; the peer's
+  // session-terminate (over XMPP) can overtake our own verdict. The verdict must not be
+  // lost: it is the cause of the session's end, so the user sees the alarm.
+  it("the peer's terminate during the handshake does not hide our own security verdict", async () => {
+    class OurVerdict extends Error {}
+    let release!: () => void;
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    const ns = "urn:example:verdict-security";
+    const method: SecurityMethod = {
+      namespaces: [ns],
+      offer: (ctx) => verdictHandle(ctx.role),
+      accept: (ctx) => verdictHandle(ctx.role),
+    };
+    function verdictHandle(role: string): SecurityHandle {
+      return {
+        element: () => xml("security", { xmlns: ns }),
+        secure: async (stream) => {
+          if (role === "initiator") {
+            stream.write("ABORT");
+            await gate; // lingering until the peer has read it
+            throw new OurVerdict("the certificate of juliet@capulet.lit has CHANGED");
+          }
+          await new Promise((r) => stream.once("data", r));
+          throw new Error("the peer refused our certificate");
+        },
+      };
+    }
+    const wire = new Wire();
+    const app = echoApplication();
+    const transports = [loopbackTransport()];
+    const romeo = wire.add(ROMEO, { applications: [app.format], transports, security: [method] });
+    const juliet = wire.add(JULIET, { applications: [app.format], transports, security: [method] });
+    juliet.on("incoming", acceptAll);
+    // The verdict comes only once the peer's terminate has been handled here.
+    const receive = romeo.receive.bind(romeo);
+    romeo.receive = async (from, el) => {
+      const answer = await receive(from, el);
+      if (el.attrs.action === "session-terminate") release();
+      return answer;
+    };
+    const session = romeo.initiate(JULIET, { application: app.handle(), transports, security: method });
+    const err = await session.done.catch((e) => e);
+    expect(err).toBeInstanceOf(SessionTerminatedError);
+    expect(err.reason.condition).toBe("security-error");
+    expect(err.cause).toBeInstanceOf(OurVerdict);
+    expect(app.seen).toEqual([]);
+    expect(wire.actions()).toEqual([
+      "R:session-initiate",
+      "J:session-accept",
+      "J:session-terminate(security-error)",
+    ]);
+  });
+
+  it("the peer's terminate during a handshake that never settles ends the session within the grace", async () => {
+    const ns = "urn:example:hanging-security";
+    const hanging = (): SecurityHandle => ({
+      element: () => xml("security", { xmlns: ns }),
+      secure: () => new Promise<SecuredStream>(() => {}),
+    });
+    const method: SecurityMethod = { namespaces: [ns], offer: hanging, accept: hanging };
+    const wire = new Wire();
+    const app = echoApplication();
+    const transports = [loopbackTransport()];
+    const r = wire.add(ROMEO, { applications: [app.format], transports, security: [method] });
+    const j = wire.add(JULIET, { applications: [app.format], transports, security: [method] });
+    let responder: JingleSession | undefined;
+    j.on("incoming", (i) => {
+      responder = i.session;
+      acceptAll(i);
+    });
+    const session = r.initiate(JULIET, { application: app.handle(), transports, security: method });
+    await expect.poll(() => session.phase).toBe("securing");
+    await responder!.terminate({ condition: "cancel", text: "changed my mind" });
+    const err = await session.done.catch((e) => e);
+    expect(err.reason).toEqual({ condition: "cancel", text: "changed my mind" });
+    expect(err.by).toBe("peer");
+    expect(err.cause).toBeUndefined();
+    expect(session.signal.aborted).toBe(true);
   });
 
   it("a responder without the security method answers without <security/>: the initiator refuses to go on in the clear", async () => {
