@@ -2,6 +2,10 @@
 // first contact, chat, a file with backpressured upload, and the doors that stay shut
 // (wrong key, foreign origin, foreign Host, a peer's file served as a page).
 import { createHash, randomBytes } from "node:crypto";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { formatFingerprint } from "@xtls/tls";
 import { afterEach, describe, expect, it } from "vitest";
 import { WebSocket } from "ws";
 import {
@@ -159,6 +163,45 @@ describe("the agent's WebSocket protocol", () => {
     expect(withdrawn.error).toBe("You cancelled it.");
     await juliet.next("prompt-closed", (m) => m.id === second.id);
     expect(juliet.seen.filter((m) => m.type === "prompt-password" || m.type === "prompt-sas")).toEqual([]);
+  });
+
+  it("a pinned peer presenting another certificate: the page shows the CHANGED alarm with both fingerprints; no password is asked", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "xtls-web-kc-"));
+    try {
+      // First contact by password: each pins the other (kept in dir/<name>/).
+      demo = await startWebDemo({ dir });
+      let romeo = await FakePage.open(demo.urls.romeo);
+      let juliet = await FakePage.open(demo.urls.juliet);
+      romeo.send({ type: "open-chat", method: "password" });
+      juliet.send({ type: "chat-answer", id: (await juliet.next("chat-request")).id, accept: true });
+      const [rp, jp] = await Promise.all([romeo.next("prompt-password"), juliet.next("prompt-password")]);
+      romeo.send({ type: "password", id: rp.id, password: "wherefore-1597" });
+      juliet.send({ type: "password", id: jp.id, password: "wherefore-1597" });
+      await Promise.all([romeo.next("chat-open"), juliet.next("chat-open")]);
+      const verified = demo.people.juliet.fingerprint;
+      await demo.close();
+
+      // Juliet's side now has another key (a man in the middle, or she replaced hers).
+      await rm(join(dir, "juliet", "identity"), { recursive: true });
+      demo = await startWebDemo({ dir });
+      const presented = demo.people.juliet.fingerprint;
+      expect(presented).not.toBe(verified);
+      romeo = await FakePage.open(demo.urls.romeo);
+      juliet = await FakePage.open(demo.urls.juliet);
+      romeo.send({ type: "open-chat", method: "password" });
+      juliet.send({ type: "chat-answer", id: (await juliet.next("chat-request")).id, accept: true });
+      const failed = await romeo.next("chat-failed");
+      expect(failed.error).toContain("certificate has CHANGED");
+      expect(failed.error).toContain(formatFingerprint(verified));
+      expect(failed.error).toContain(formatFingerprint(presented));
+      expect(failed.error).toContain("possible man-in-the-middle");
+      expect(romeo.seen.filter((m) => m.type === "prompt-password" || m.type === "prompt-sas")).toEqual([]);
+      expect(romeo.seen.filter((m) => m.type === "chat-open")).toEqual([]);
+    } finally {
+      await demo?.close();
+      demo = undefined;
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it("refuses a wrong key, a foreign origin and a foreign Host", async () => {
