@@ -6,6 +6,7 @@ import { homedir } from "node:os";
 import { join } from "node:path";
 import { createXtls, type Xtls } from "@xtls/client";
 import { bareJid, type Element, StanzaError, tryParseJid, xml } from "@xtls/core";
+import type { AllowableAddressClass } from "@xtls/socks5";
 import { type PasswordRequest, type SasConfirmRequest, tryParseFingerprint } from "@xtls/tls";
 import type { Prompter } from "./prompt.js";
 import type { Style } from "./style.js";
@@ -31,6 +32,7 @@ export const ACCOUNT_OPTIONS = {
   server: { type: "string" },
   resource: { type: "string" },
   dir: { type: "string" },
+  candidates: { type: "string" },
 } as const;
 
 export const ACCOUNT_HELP = `Account (options or environment):
@@ -39,6 +41,9 @@ export const ACCOUNT_HELP = `Account (options or environment):
   --server URL         xmpp://host:port (default xmpp://<domain>:5222) [XTLS_SERVER]
   --resource NAME      this device's resource (default xtls-cli)   [XTLS_RESOURCE]
   --dir DIR            identity and trust store (default ~/.config/xtls/<jid>) [XTLS_DIR]
+  --candidates CLASSES the SOCKS5 addresses a peer may make us connect to, after the session
+                       is accepted: a comma list of loopback, private, global (default all
+                       three; link-local, multicast and the like never)  [XTLS_CANDIDATES]
 First contact: the one-time password is asked without echo (or read from XTLS_OTP, or from
 stdin when it is not a terminal); a short code is shown as 6 digits and emoji.`;
 
@@ -68,6 +73,29 @@ export interface Account {
   readonly server: string;
   readonly resource: string;
   readonly dir: string;
+  /** `--candidates`: the address classes SOCKS5 connections may go to (default: all three). */
+  readonly candidates?: readonly AllowableAddressClass[];
+}
+
+const ADDRESS_CLASSES: readonly AllowableAddressClass[] = ["loopback", "private", "global"];
+
+/**
+ * `--candidates loopback,private,global`: which addresses a peer's (or a compromised
+ * server's) SOCKS5 candidates may make us connect to. Narrowing it (e.g. `global` on a
+ * host with sensitive local services) stops an accepted peer from using us to reach
+ * loopback or LAN services before TLS has verified it.
+ */
+export function candidatesOf(given: string | undefined): readonly AllowableAddressClass[] | undefined {
+  if (given === undefined) return undefined;
+  const classes = given
+    .split(",")
+    .map((c) => c.trim())
+    .filter((c) => c !== "");
+  const unknown = classes.filter((c) => !ADDRESS_CLASSES.includes(c as AllowableAddressClass));
+  if (classes.length === 0 || unknown.length > 0) {
+    throw new UsageError(`--candidates takes a comma list of ${ADDRESS_CLASSES.join(", ")}; got "${given}"`);
+  }
+  return [...new Set(classes as AllowableAddressClass[])];
 }
 
 const str = (v: unknown) => (typeof v === "string" && v !== "" ? v : undefined);
@@ -86,6 +114,7 @@ export function resolveAccount(
   if (needPassword && !password)
     throw new UsageError("the account's password is missing: --password (or XTLS_PASSWORD)");
   const server = str(values.server) ?? str(env.XTLS_SERVER) ?? `xmpp://${parsed.domain}:5222`;
+  const candidates = candidatesOf(str(values.candidates) ?? str(env.XTLS_CANDIDATES));
   if (!/^(xmpp|xmpps|ws|wss):\/\//.test(server))
     throw new UsageError(`--server must look like xmpp://host:port, got "${server}"`);
   return {
@@ -94,6 +123,7 @@ export function resolveAccount(
     server,
     resource: str(values.resource) ?? str(env.XTLS_RESOURCE) ?? parsed.resource ?? "xtls-cli",
     dir: str(values.dir) ?? str(env.XTLS_DIR) ?? join(homedir(), ".config", "xtls", parsed.bare),
+    ...(candidates ? { candidates } : {}),
   };
 }
 
@@ -233,6 +263,7 @@ export async function connect(
   };
   const xtls = await createXtls(xmpp as never, {
     dir: account.dir,
+    ...(account.candidates ? { candidatePolicy: { allow: account.candidates } } : {}),
     ...(options.acceptNewKey ? { acceptNewKey: options.acceptNewKey } : {}),
     // A one-time password given up front (XTLS_OTP, --ask-otp): a first contact must be srp; a
     // negotiation without it is a downgrade (exit 3), never a fall-back to a short code.

@@ -163,10 +163,11 @@ async function decoy(): Promise<{ server: Server; port: number; connections: () 
 }
 
 /** Mallory, any other account on the server: a stranger to Romeo and Juliet. */
-async function mallory(candidatePort: number) {
+async function mallory(candidatePort: number, password?: string) {
   const xmpp = await connectXmppClient({ username: "mallory", domain: "montague.lit" });
   // Her only SOCKS5 candidate is an address of her choosing on the victim's host.
   const xtls = await createXtls(xmpp, {
+    ...(password ? { askPassword: async () => password } : {}),
     socks5: {
       streamhost: false,
       proxies: [{ jid: "proxy.evil.example", host: "127.0.0.1", port: candidatePort }],
@@ -245,6 +246,55 @@ describe("strangers (any other account) and --yes", () => {
         await receiver.done;
         await m.close();
         trap.server.close();
+      }
+    },
+    deadlines.commandsTestMs,
+  );
+
+  it(
+    "receive --candidates global: an accepted peer's SOCKS5 candidate on loopback is never connected to (by default it is); a bad class is exit 2",
+    async () => {
+      const bad = start(["receive", ...account("juliet", "cp"), "--candidates", "loopback,lan"]);
+      expect(await bad.done, bad.seen()).toBe(2);
+      expect(bad.stderr()).toContain("--candidates takes a comma list of loopback, private, global");
+      // Mallory is accepted on purpose (--from her, a password in hand), so only the
+      // candidate policy stands between her loopback candidate and a connection from us.
+      for (const policy of [[], ["--candidates", "global"]]) {
+        const trap = await decoy();
+        const resource = `balcony-cp${policy.length}`;
+        const receiver = start(
+          [
+            "receive",
+            ...account("juliet", "cp"),
+            "--resource",
+            resource,
+            "--into",
+            join(dir, "inbox-cp"),
+            "--yes",
+            "--from",
+            "mallory@montague.lit",
+            ...policy,
+          ],
+          { XTLS_OTP: "never-told-mallory" },
+        );
+        await waitFor(receiver, "waiting for files as");
+        const m = await mallory(trap.port, "a-guess");
+        try {
+          const transfer = await m.xtls.sendFile(
+            `juliet@capulet.lit/${resource}`,
+            Readable.from([Buffer.from("pay me")]),
+            { name: "invoice.pdf", size: 6 },
+          );
+          // She does not know the password: the transfer ends with a failed proof, after the
+          // candidates were tried.
+          await transfer.done.catch(() => {});
+          expect(trap.connections()).toBe(policy.length === 0 ? 1 : 0);
+        } finally {
+          receiver.child.kill("SIGTERM");
+          await receiver.done;
+          await m.close();
+          trap.server.close();
+        }
       }
     },
     deadlines.commandsTestMs,
