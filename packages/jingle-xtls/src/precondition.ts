@@ -137,12 +137,15 @@ export class XtlsSecurity implements SecurityMethod {
         // The responder announced no certificate (it cannot verify ours): the user's
         // acceptNewKey, if any, is for the peer we chose to contact.
         if (!theirs.fingerprint) await this.#acceptNewKey(ctx.peer, undefined);
-        // Initiator rule 2: certificates only when the responder announced one (it could
-        // verify ours) and we can verify it; otherwise a bootstrap both support.
+        // Initiator rule 2: certificates when the responder answered with x509 (it can
+        // verify ours) and we can verify it — by its announced fingerprint, or, when it
+        // announced none (the fingerprint is only a hint), by the pin TLS will check the
+        // presented certificate against; otherwise a bootstrap both support.
         if (
-          theirs.fingerprint &&
           common.includes("x509") &&
-          (await this.#verifiableOrAlarm(ctx.peer, theirs.fingerprint))
+          (theirs.fingerprint
+            ? await this.#verifiableOrAlarm(ctx.peer, theirs.fingerprint)
+            : await this.#verifiable(ctx.peer, undefined))
         ) {
           chosen = "x509";
         } else {
@@ -190,10 +193,15 @@ export class XtlsSecurity implements SecurityMethod {
     // theirs; otherwise offer only a bootstrap both sides support, without a fingerprint
     // (so the initiator cannot choose x509); with neither, end the session here — a leap
     // of faith is never taken implicitly.
+    // The offer's fingerprint is only a hint (draft-meyer-xmpp-e2e-encryption-02 §3): when
+    // it is absent, a peer we pinned (or the engine's CA/TOFU policy) is still verifiable —
+    // TLS checks the certificate presented against the pin. A hint that contradicts the
+    // pin is the key-change alarm.
     const canVerify =
-      peerFingerprint !== undefined &&
       theirs.methods.includes("x509") &&
-      (await this.#verifiableOrAlarm(ctx.peer, peerFingerprint));
+      (peerFingerprint !== undefined
+        ? await this.#verifiableOrAlarm(ctx.peer, peerFingerprint)
+        : await this.#verifiable(ctx.peer, undefined));
     let bootstraps = BOOTSTRAP.filter((m) => theirs.methods.includes(m) && this.methods.includes(m));
     // An offer without a fingerprint from a peer whose key is pinned: no password or code
     // is offered for it either (TLS would raise the key-change alarm anyway; this way not
@@ -320,7 +328,9 @@ export class XtlsSecurity implements SecurityMethod {
   // Whether x509 can be expected to verify the peer: its announced certificate is pinned
   // (never a revoked one), or the engine's policy (CA anchors, TOFU) will take it, or the
   // resolver establishes trust another way. Only a forecast: TLS checks for real.
-  async #verifiable(peer: string, fingerprint: Fingerprint): Promise<boolean> {
+  // With no fingerprint announced: whether the peer has a pin (or the policy takes any
+  // certificate) — the handshake then checks the certificate for real.
+  async #verifiable(peer: string, fingerprint: Fingerprint | undefined): Promise<boolean> {
     const engine = this.#options.engine;
     if (engine.assessPeer) {
       const assessment = await engine.assessPeer(peer, fingerprint);
@@ -329,9 +339,12 @@ export class XtlsSecurity implements SecurityMethod {
       // "changed" (another certificate than the pinned ones) may still be a device that a
       // verified user certificate vouches for: the resolver decides; if it does not, the
       // caller raises the key-change alarm.
-    } else if (await this.#pinned(peer, fingerprint)) {
+    } else if (
+      fingerprint ? await this.#pinned(peer, fingerprint) : (await this.#pinnedKeys(peer)).length > 0
+    ) {
       return true;
     }
+    if (!fingerprint) return false;
     return (await this.#options.resolve?.(peer, fingerprint).catch(() => false)) ?? false;
   }
 

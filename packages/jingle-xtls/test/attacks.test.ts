@@ -13,6 +13,7 @@ import { pairOnRouter } from "@xtls/testkit/parties";
 import { CertificateChangedError, createIdentity } from "@xtls/tls";
 import { XmlStreamSession } from "@xtls/xmlstream";
 import { afterEach, describe, expect, it } from "vitest";
+import type { XtlsChannel } from "../src/index.js";
 import {
   acceptEverything,
   identityOf,
@@ -80,14 +81,25 @@ const jingleActions = (wire: readonly RouteEvent[]) =>
 describe("a relaying man in the middle (the router, or whoever controls it)", () => {
   // Mallory sits between Romeo and Juliet, answers each in the other's name, and runs TLS
   // with each using certificates she made for their JIDs (anyone can self-sign one).
-  async function mitm(lieAboutFingerprints: boolean) {
+  async function mitm(fingerprints: "her-own" | "copied" | "stripped") {
     const { wire, romeo, juliet } = await scene();
     const relay = router.interpose(ROMEO, JULIET);
     const forgedJuliet = createIdentity("juliet@capulet.lit");
     const forgedRomeo = createIdentity("romeo@montague.lit");
     const asJuliet = await partyOn(relay.asB, { identity: forgedJuliet, pins: [ROMEO] });
     const asRomeo = await partyOn(relay.asA, { identity: forgedRomeo, pins: [JULIET] });
-    if (lieAboutFingerprints) {
+    if (fingerprints === "stripped") {
+      // She leaves every fingerprint out, hoping a pinned peer falls back to a password.
+      router.intercept((stanza) => {
+        const security = stanza.getChild("jingle", NS.JINGLE)?.getChild("content")?.getChild("security");
+        if (security)
+          security.children = security.children.filter(
+            (c) => typeof c === "string" || c.name !== "fingerprint",
+          );
+        return undefined;
+      });
+    }
+    if (fingerprints === "copied") {
       // She copies the real fingerprints into her own signalling, so that the cleartext
       // negotiation looks right; only TLS can tell.
       router.intercept((stanza, route) => {
@@ -134,7 +146,7 @@ describe("a relaying man in the middle (the router, or whoever controls it)", ()
   }
 
   it("announcing her own certificates: both refuse before any byte is sent (security-error)", async () => {
-    const { atRomeo, atJuliet, wire } = await mitm(false);
+    const { atRomeo, atJuliet, wire } = await mitm("her-own");
     expect(atRomeo.reason.condition).toBe("security-error");
     expect(atRomeo.by).toBe("local");
     // Both had pinned each other: the certificate she announces is the key-change alarm.
@@ -146,8 +158,21 @@ describe("a relaying man in the middle (the router, or whoever controls it)", ()
     expect(ibbData(wire)).toEqual([]);
   });
 
+  it("leaving every fingerprint out of the signalling: TLS raises the key-change alarm on both sides (security-error), no password asked, no application byte", async () => {
+    const { atRomeo, atJuliet, wire } = await mitm("stripped");
+    for (const end of [atRomeo, atJuliet]) {
+      expect(end.reason.condition).toBe("security-error");
+      expect(end.message).toMatch(/has CHANGED/);
+    }
+    // x509 only, both ways: no srp or sas was offered to her.
+    for (const e of wire) {
+      const security = e.stanza.getChild("jingle", NS.JINGLE)?.getChild("content")?.getChild("security");
+      if (security) expect(security.getChildren("method").map((m) => m.attrs.name)).not.toContain("srp");
+    }
+  });
+
   it("copying the real fingerprints into the signalling: TLS fails on both sides (security-error), no application byte", async () => {
-    const { atRomeo, atJuliet, wire } = await mitm(true);
+    const { atRomeo, atJuliet, wire } = await mitm("copied");
     expect(atRomeo.reason.condition).toBe("security-error");
     expect(atJuliet.reason.condition).toBe("security-error");
     // They got as far as the TLS handshake, and no further.
@@ -159,7 +184,10 @@ describe("a relaying man in the middle (the router, or whoever controls it)", ()
 });
 
 describe("downgrades and unverifiable peers", () => {
-  it("a <fingerprint/> stripped from a pinned peer's offer: no srp or sas is offered for it, no password asked", async () => {
+  // The fingerprint in the signalling is only a hint: the certificate presented in TLS is
+  // what must match the pin. A peer (or a server) that leaves it out gets no password
+  // prompt out of it — a pinned peer is verified by its certificate, or not at all.
+  it("a <fingerprint/> absent from a pinned peer's offer and answer: verified in TLS against the pin (x509), no srp or sas offered, no password asked", async () => {
     const asked: string[] = [];
     const askPassword = async ({ peer }: { peer: string }) => {
       asked.push(peer);
@@ -171,17 +199,25 @@ describe("downgrades and unverifiable peers", () => {
     );
     router.intercept((stanza) => {
       const jingle = stanza.getChild("jingle", NS.JINGLE);
-      if (jingle?.attrs.action !== "session-initiate") return undefined;
-      const security = jingle.getChild("content")!.getChild("security")!;
+      const security = jingle?.getChild("content")?.getChild("security");
+      if (!security || !["session-initiate", "session-accept"].includes(jingle!.attrs.action!))
+        return undefined;
       security.children = security.children.filter((c) => typeof c === "string" || c.name !== "fingerprint");
       return stanza;
     });
-    const { session } = initiate(romeo, juliet);
-    const atRomeo = await endedWith(session);
-    expect(atRomeo.reason.condition).toBe("security-error");
-    expect(atRomeo.by).toBe("peer");
-    expect(jingleActions(wire)).toEqual(["session-initiate", "session-terminate(security-error)"]);
+    const opened = await openXmlStreamSession(romeo, juliet);
+    const offered = wire
+      .map((e) => e.stanza.getChild("jingle", NS.JINGLE)?.getChild("content")?.getChild("security"))
+      .filter((el): el is Element => el !== undefined);
+    // Juliet answered with x509 only: no bootstrap is ever offered for a pinned peer.
+    expect(offered[1]!.getChildren("method").map((m) => m.attrs.name)).toEqual(["x509"]);
+    expect((opened.session.secured as XtlsChannel).peer.fingerprint).toBe(identityOf(JULIET).fingerprint);
+    expect((opened.responder.secured as XtlsChannel).peer.fingerprint).toBe(identityOf(ROMEO).fingerprint);
+    const got = inbox(opened.juliet);
+    await opened.romeo.send(xml("message", {}, xml("body", {}, ROMEO_LINE)));
+    await until(() => got.length === 1);
     expect(asked).toEqual([]);
+    await opened.session.terminate();
   });
 
   it("<security/> stripped from the session-accept: Romeo terminates with security-error and sends no byte in the clear", async () => {
