@@ -1,7 +1,8 @@
 #!/usr/bin/env node
-// `pnpm test`: lint, typecheck and every package's tests, against one shared Prosody that this
-// script installs (when missing, as root) and starts on 127.0.0.1. Ends with one summary line
-// over all packages, after a table of where the time went.
+// `pnpm test`: references (scripts/check-references.mjs), lint, typecheck and every package's
+// tests, against one shared Prosody that this script installs (when missing, as root) and starts
+// on 127.0.0.1. Ends with one summary line over all packages, after a table of where the time
+// went.
 //
 // Why it schedules the packages itself (instead of `turbo run test`, which starts every
 // package's vitest at once, each with a worker per core): on the 2-core machines CI and most
@@ -25,6 +26,7 @@ import { ensureChromiumInstalled } from "../apps/web/scripts/chromium.js";
 import { ensureEjabberdInstalled } from "../tools/test-servers/ejabberd.js";
 import { acquireProsody, ensureProsodyInstalled, releaseProsody } from "../tools/test-servers/prosody.js";
 import { ensureSlixmppInstalled } from "../tools/test-servers/slixmpp.js";
+import { checkReferences } from "./check-references.mjs";
 import { checkSecurityTable } from "./security-table.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -128,7 +130,18 @@ async function stage(list, parallel, workers) {
   return results;
 }
 
+// Every spec reference resolves inside the repository (docs/protocol/, public sections): needs
+// no test results, so it runs first, with the lint.
+const references = checkReferences(root);
+for (const problem of references.problems) console.error(problem);
+if (references.problems.length > 0)
+  console.error(
+    `references: ${references.problems.length} that do not resolve (node scripts/check-references.mjs); the run fails`,
+  );
+else console.log(`references: ${references.checked} in ${references.files} tracked files, all resolve`);
+
 let status = runSync(bin("biome"), ["check", "."]);
+if (references.problems.length > 0) status = 1;
 const timings = [];
 if (status === 0) {
   ensureProsodyInstalled();

@@ -1,7 +1,7 @@
 /**
  * Strict Base64 (RFC 4648 §4, padded). `Buffer.from(s, "base64")` silently skips junk,
  * which would let a peer smuggle bytes past validation; every decoder of peer input in
- * XTLS goes through {@link decodeBase64Strict} (PROTOCOLS.md §4.4).
+ * XTLS goes through {@link decodeBase64Strict} (docs/protocol/core.md#strict-base64).
  */
 import { XtlsError } from "./errors.js";
 

@@ -4,7 +4,7 @@
  * tie-break (sids, then JIDs) and XEP-0115 sorting.
  *
  * Never use JavaScript's `<` (UTF-16 code units: U+1F600 sorts before U+FF21, the
- * opposite of UTF-8) or `localeCompare` (locale-dependent). PROTOCOLS.md §2.4.
+ * opposite of UTF-8) or `localeCompare` (locale-dependent). docs/protocol/core.md#jid-ordering.
  */
 import { normalizeJid } from "./jid.js";
 
@@ -13,7 +13,7 @@ export function compareOctets(a: string, b: string): number {
   return Buffer.compare(Buffer.from(a, "utf8"), Buffer.from(b, "utf8"));
 }
 
-/** `i;octet` over normalised JIDs (PROTOCOLS.md §2.4 steps 1–3). Throws on a malformed JID. */
+/** `i;octet` over normalised JIDs (docs/protocol/core.md#jid-ordering, steps 1–3). Throws on a malformed JID. */
 export function compareJids(a: string, b: string): number {
   return compareOctets(normalizeJid(a), normalizeJid(b));
 }

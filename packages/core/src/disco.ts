@@ -1,6 +1,6 @@
 /**
  * XEP-0030 disco#info: our responder (identity + registered features) and a query
- * helper; XEP-0115 verification strings (PROTOCOLS.md §3).
+ * helper; XEP-0115 verification strings (XEP-0115 §5.1).
  */
 import { createHash } from "node:crypto";
 import { compareOctets } from "./collation.js";
@@ -30,7 +30,7 @@ export interface DiscoRegistry {
   identity: DiscoIdentity;
 }
 
-/** The default identity: XTLS endpoints are clients (PROTOCOLS.md §3: always send one). */
+/** The default identity: XTLS endpoints are clients (XEP-0030 §3.1: always send one; docs/protocol/core.md#disco-identity-and-caps). */
 export const DEFAULT_IDENTITY: DiscoIdentity = { category: "client", type: "pc", name: "xtls-ts" };
 
 /** The capabilities node we put in our caps and accept in disco#info requests. */

@@ -1,5 +1,5 @@
 /**
- * The IQ semantics every `XmppLink` shares (RFC 6120 §8.2.3, PROTOCOLS.md §2.1):
+ * The IQ semantics every `XmppLink` shares (RFC 6120 §8.2.3; docs/protocol/core.md#iq-rules-we-rely-on):
  * handler registry, exactly one reply per get/set, never a reply to a result or an
  * error, request/response matching on (id, peer JID), timeouts and aborts.
  */

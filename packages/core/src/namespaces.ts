@@ -1,6 +1,6 @@
 /**
  * Every XML namespace and disco feature the XTLS packages use, in one place
- * (PROTOCOLS.md §1). Aliases that we accept when parsing but never emit live in
+ * (docs/protocol/core.md#namespace-aliases). Aliases that we accept when parsing but never emit live in
  * {@link NAMESPACE_ALIASES}, applied by {@link canonicalNamespace}.
  */
 export const NS = {
@@ -39,7 +39,7 @@ export type Namespace = (typeof NS)[keyof typeof NS];
 
 /**
  * Namespaces seen in the seeds that we accept on input and map to the one we emit
- * (PROTOCOLS.md §1 "also accept", §15 rows 2–4). Never used when serialising.
+ * (docs/protocol/seed-differences.md#namespace-versions). Never used when serialising.
  */
 export const NAMESPACE_ALIASES: Readonly<Record<string, Namespace>> = {
   "urn:xmpp:jingle:transports:ibb:0": NS.JINGLE_IBB,

@@ -1,6 +1,6 @@
 /**
  * Stanza errors (RFC 6120 §8.3): the `<error/>` element and a typed error class that
- * carries it. Receivers dispatch on the condition, never on `type` (PROTOCOLS.md §2.3).
+ * carries it. Receivers dispatch on the condition, never on `type` (docs/protocol/core.md#stanza-errors).
  */
 import { XtlsError } from "./errors.js";
 import { NS } from "./namespaces.js";
@@ -33,7 +33,7 @@ export type StanzaErrorCondition =
   | "undefined-condition"
   | "unexpected-request";
 
-/** RFC 6120's recommended error type for each condition (PROTOCOLS.md §2.3). */
+/** RFC 6120's recommended error type for each condition (RFC 6120 §8.3.3). */
 export const DEFAULT_ERROR_TYPE: Readonly<Record<StanzaErrorCondition, StanzaErrorType>> = {
   "bad-request": "modify",
   conflict: "cancel",
@@ -101,7 +101,7 @@ export class StanzaError extends XtlsError {
     this.by = options.by;
   }
 
-  /** The `<error/>` element (never with the legacy `code` attribute, PROTOCOLS.md §2.2). */
+  /** The `<error/>` element (never with the legacy `code` attribute: docs/protocol/core.md#stanza-errors). */
   toElement(): Element {
     const el = xml("error", { type: this.type, by: this.by }, xml(this.condition, { xmlns: NS.STANZAS }));
     if (this.text !== undefined) el.append(xml("text", { xmlns: NS.STANZAS, "xml:lang": "en" }, this.text));

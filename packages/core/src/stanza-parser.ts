@@ -12,7 +12,7 @@
  * buffer without limit; ltx only builds the elements.
  *
  * Mode J's XEP-0246 streams read the peer's real `<stream:stream>` header; Mode Q
- * streams have none, so the parser is primed with a synthetic one (PROTOCOLS.md §14.1).
+ * streams have none, so the parser is primed with a synthetic one (docs/protocol/mode-q.md#stanzas-inside-the-tunnel).
  */
 import { EventEmitter } from "node:events";
 import { XtlsError } from "./errors.js";

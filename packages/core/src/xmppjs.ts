@@ -3,7 +3,7 @@
  * using its public surfaces (`send`, `middleware`, `jid`, `socket`, events) and, for one
  * fix (linear parsing, below), its stream parser.
  *
- * The xmpp.js quirks dealt with here (../shared/PEERS.md):
+ * The xmpp.js quirks dealt with here (docs/peers.md#the-xmppjs-client):
  *
  * - **Nagle.** xmpp.js never sets TCP no-delay, which caps one-in-flight IQs at ~22/s.
  *   We set it on every (re)connected socket.

@@ -1,8 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { Base64Error, decodeBase64Strict, encodeBase64 } from "../src/index.js";
 
-describe("strict Base64 (PROTOCOLS.md §4.4)", () => {
-  it("decodes the §18 vector and round-trips", () => {
+// The vector: docs/protocol/test-vectors.md#file-hash-and-ibb-chunk.
+describe("strict Base64 (RFC 4648 §4)", () => {
+  it("decodes the test vector and round-trips", () => {
     expect(decodeBase64Strict("WFRMUyB0ZXN0IGZpbGUK").toString()).toBe("XTLS test file\n");
     const bytes = Buffer.from([0, 1, 2, 250, 251, 252, 253, 254, 255]);
     expect(decodeBase64Strict(encodeBase64(bytes))).toEqual(bytes);

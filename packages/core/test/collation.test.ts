@@ -9,8 +9,9 @@ import {
   sameJid,
 } from "../src/index.js";
 
-describe("i;octet collation (RFC 4790 §9.3, PROTOCOLS.md §2.4)", () => {
-  it("orders the §18 test vector exactly as given", () => {
+// The vector: docs/protocol/test-vectors.md#jid-order.
+describe("i;octet collation (RFC 4790 §9.3)", () => {
+  it("orders the test vector exactly as given", () => {
     const ordered = [
       "alice@a.example/desk",
       "alice@a.example/desk2",

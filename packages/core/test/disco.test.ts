@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { capsVerification, DiscoInfo, NS } from "../src/index.js";
 
-describe("XEP-0115 verification strings (PROTOCOLS.md §18)", () => {
+// Our own vector: docs/protocol/test-vectors.md#entity-capabilities.
+describe("XEP-0115 verification strings", () => {
   it("reproduces the XEP's simple example", () => {
     expect(
       capsVerification(

@@ -1,6 +1,6 @@
 /**
  * The XEP-0234 application format (urn:xmpp:jingle:apps:file-transfer:5, "Application
- * Format"; PROTOCOLS.md §12), as data and back:
+ * Format", §5), as data and back:
  *
  *   <description xmlns='urn:xmpp:jingle:apps:file-transfer:5'>
  *     <file>

@@ -1,7 +1,7 @@
 /**
  * XEP-0300 Use of Cryptographic Hash Functions in XMPP (urn:xmpp:hashes:2), the parts
  * a file transfer needs: `<hash algo='…'>Base64</hash>` and `<hash-used algo='…'/>`
- * (PROTOCOLS.md §12).
+ * (XEP-0300 §3).
  *
  * - "XML Format": `algo` is an IANA "Hash Function Textual Name" (with a hyphen:
  *   `sha-256`) or one of the names the XEP adds (`sha3-256`, `blake2b-512`, …); the
@@ -26,7 +26,7 @@ const ALGORITHMS: Readonly<Record<string, { readonly node: string; readonly leng
 /** Digest lengths of names we recognise but refuse to rely on (XEP-0414). */
 const WEAK: Readonly<Record<string, number>> = { md5: 16, "sha-1": 20, "sha-224": 28 };
 
-/** The algorithm this package offers (XEP-0414 MUST, PROTOCOLS.md §12 REC). */
+/** The algorithm this package offers (XEP-0414 MUST; docs/protocol/file-transfer.md#hash-algorithm). */
 export const DEFAULT_HASH_ALGORITHM = "sha-256";
 
 /** XEP-0300 names we can verify a file with, strongest-first in our preference. */

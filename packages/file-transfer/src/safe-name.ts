@@ -1,7 +1,7 @@
 /**
  * Turning a peer's file name into one that is safe to create in a directory we chose.
  * XEP-0234 "Application Format" and "Security Considerations": the name is untrusted;
- * `/`, `\`, `..` must never be interpreted as a directory structure (PROTOCOLS.md §12).
+ * `/`, `\`, `..` must never be interpreted as a directory structure (docs/protocol/file-transfer.md#what-stays-in-the-clear).
  *
  * The rule: keep the last path component (a name containing `/` or `\` is treated as
  * a path, as most clients do), drop control and bidi-override characters, drop leading

@@ -1,7 +1,7 @@
 /**
  * What flows inside the XTLS tunnel (TLS application data), our addition to XEP-0234.
  *
- * PROTOCOLS.md §12 REC: the offer names the algorithm only (`<hash-used/>`), because a
+ * docs/protocol/file-transfer.md#the-digest-travels-inside-the-tunnel: the offer names the algorithm only (`<hash-used/>`), because a
  * digest in the clear lets any server on the path confirm that a *known* file is being
  * sent. The digest itself travels inside the tunnel, after the file:
  *

@@ -69,7 +69,7 @@ describe("<description><file/> (XEP-0234)", () => {
     );
   });
 
-  it("builds our offer (PROTOCOLS.md §12) and reads it back", () => {
+  it("builds our offer (hash-used only) and reads it back", () => {
     const el = buildFileDescription({
       name: "notes.txt",
       size: 15,
@@ -176,7 +176,8 @@ describe("<description><file/> (XEP-0234)", () => {
 });
 
 describe("<hash/> (XEP-0300)", () => {
-  it("reads the §18 vector and refuses what is not canonical", () => {
+  // The vector: docs/protocol/test-vectors.md#file-hash-and-ibb-chunk.
+  it("reads the test vector and refuses what is not canonical", () => {
     const el = xml(
       "hash",
       { xmlns: NS.HASHES, algo: "sha-256" },

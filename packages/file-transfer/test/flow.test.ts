@@ -130,7 +130,7 @@ describe("file transfer over IBB inside XTLS on the embedded router", () => {
     });
     const receiving = await (await offered).accept({ dir: inbox });
     const [ours, theirs] = await Promise.all([sending.done, receiving.done]);
-    // PROTOCOLS.md §18 test vector.
+    // docs/protocol/test-vectors.md#file-hash-and-ibb-chunk
     expect(ours.hash.value).toBe("VWQaMhDZ35QyjjcYPHj87IirujN/Hrpay97Do27R0hI=");
     expect(theirs.path).toBe(join(inbox, "notes (1).txt"));
     expect(await readFile(join(inbox, "notes.txt"), "utf8")).toBe("already here");

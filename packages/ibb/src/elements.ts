@@ -1,5 +1,5 @@
 /**
- * XEP-0047 In-Band Bytestreams v2.0.1, the wire format (PROTOCOLS.md §4.1): the three
+ * XEP-0047 In-Band Bytestreams v2.0.1, the wire format (§2.1–§2.3): the three
  * elements of `http://jabber.org/protocol/ibb` — §2.1 `<open sid block-size stanza/>`,
  * §2.2 `<data sid seq>Base64</data>`, §2.3 `<close sid/>`. Builders emit exactly what a
  * sender must; parsers check what a receiver must before it acts, and say which stanza
@@ -11,9 +11,9 @@ import { type Element, encodeBase64, NS, StanzaError, xml } from "@xtls/core";
 export const DEFAULT_BLOCK_SIZE = 4096;
 /** XEP-0047 §2.1: `block-size` is an xs:unsignedShort (octets before Base64, since v2.0). */
 export const MAX_BLOCK_SIZE = 65535;
-/** PROTOCOLS.md §4.3 REC: XEP-0261 types `block-size` as xs:short, so never offer more. */
+/** docs/protocol/ibb.md#block-size: XEP-0261 types `block-size` as xs:short, so never offer more. */
 export const MAX_OFFERED_BLOCK_SIZE = 32767;
-/** PROTOCOLS.md §4.3 REC: on `resource-constraint`, halve the block size, but not below this. */
+/** docs/protocol/ibb.md#block-size: on `resource-constraint`, halve the block size, but not below this. */
 export const MIN_RETRY_BLOCK_SIZE = 512;
 
 /** How data travels (XEP-0047 §2.1 `stanza` attribute, default `iq`; §4 for `message`). */
@@ -55,7 +55,7 @@ export function openElement(fields: OpenRequestFields): Element {
   });
 }
 
-/** One chunk as ONE line of padded Base64 (PROTOCOLS.md §4.4 REC: the sender emits no whitespace). */
+/** One chunk as ONE line of padded Base64 (docs/protocol/core.md#strict-base64: the sender emits no whitespace). */
 export function dataElement(sid: string, seq: number, chunk: Uint8Array): Element {
   return xml("data", { xmlns: NS.IBB, sid, seq: String(seq) }, encodeBase64(chunk));
 }

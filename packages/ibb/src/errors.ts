@@ -27,7 +27,7 @@ export class IbbRefusedError extends XtlsError {
   }
 }
 
-/** What the peer did wrong, in the words of PROTOCOLS.md §4.4. */
+/** What the peer did wrong, as listed in docs/protocol/ibb.md#receiver-errors. */
 export type IbbViolation = "bad-seq" | "bad-base64" | "block-too-large" | "bad-data";
 
 /**

@@ -1,6 +1,6 @@
 /**
  * XEP-0261 Jingle In-Band Bytestreams transport: a thin adapter that lets a Jingle
- * session use {@link InBandBytestreams} (PROTOCOLS.md §7).
+ * session use {@link InBandBytestreams} (XEP-0261 §2.2).
  *
  *   <transport xmlns='urn:xmpp:jingle:transports:ibb:1' sid='…' block-size='4096'/>
  *
@@ -76,7 +76,7 @@ export class IbbTransport implements TransportMethod {
     }
     if (offer.attrs.stanza === "message") {
       // We receive the message flavour of XEP-0047 but never agree to send with it
-      // (PROTOCOLS.md §4.6 REC): no acks, so no flow control for TLS.
+      // (docs/protocol/ibb.md#message-stanzas): no acks, so no flow control for TLS.
       throw new JingleReasonError(
         "incompatible-parameters",
         "stanza='message' is not accepted for an XTLS transport",

@@ -3,12 +3,12 @@
  * `<open/>` (§2.1), `<data/>` (§2.2) and `<close/>` (§2.3), `<data/>` inside `<message/>`
  * (§4), the disco feature `http://jabber.org/protocol/ibb`, and the registry of
  * bytestreams keyed by (peer full JID, sid) — never by sid alone, so a third party that
- * learns a sid cannot touch the session (PROTOCOLS.md §17.5).
+ * learns a sid cannot touch the session (docs/protocol/ibb.md#receiver-errors).
  *
  *   initiator                                           responder
  *   <open sid block-size='4096' stanza='iq'/> ─────────►  accept? (policy, expect(), attach())
  *                            ◄─────────────────────────  result | resource-constraint | not-acceptable
- *   (resource-constraint: retry with half the block size, not below 512 — PROTOCOLS.md §4.3 REC)
+ *   (resource-constraint: retry with half the block size, not below 512 — docs/protocol/ibb.md#block-size)
  *   <data seq='0'/> … ◄════════════════════════════════► … <data seq='0'/>   (each acked)
  *   <close/> ──────────────────────────────────────────►  result
  */
@@ -44,7 +44,7 @@ import { IbbStream } from "./stream.js";
 /**
  * `<data/>` IQs in flight per stream unless told otherwise. Measured through the project's
  * Prosody (README, "Choosing the window"): 1.8× the throughput of waiting for every ack,
- * at the top of PROTOCOLS.md §4.4's 4–8 for bulk data. Larger windows go faster still,
+ * at the top of the 4–8 of docs/protocol/ibb.md#sending for bulk data. Larger windows go faster still,
  * but put more unacknowledged stanzas in front of server rate limits, which is why
  * XEP-0047 §2.2 RECOMMENDS waiting at all.
  */
@@ -88,7 +88,7 @@ export interface IbbOpenOptions {
   readonly sid?: string;
   /** Octets per chunk offered in `<open/>`, 1–32767. Default 4096 (XEP-0047 §5). */
   readonly blockSize?: number;
-  /** We only ever choose IQs (PROTOCOLS.md §4.6 REC); receiving `message` is supported. */
+  /** We only ever choose IQs (docs/protocol/ibb.md#message-stanzas); receiving `message` is supported. */
   readonly stanza?: "iq";
   readonly window?: number;
   readonly signal?: AbortSignal;
@@ -205,7 +205,7 @@ export class InBandBytestreams extends EventEmitter<InBandBytestreamsEvents> {
   /**
    * Opens a bytestream to `peer` (a full JID): sends `<open/>` and resolves once the peer
    * accepted it. On `resource-constraint` it retries with half the block size, down to
-   * 512 (PROTOCOLS.md §4.3 REC). Rejects with {@link IbbRefusedError} (carrying the
+   * 512 (docs/protocol/ibb.md#block-size). Rejects with {@link IbbRefusedError} (carrying the
    * `StanzaError`), `TimeoutError`, `AbortError` or {@link IbbSidInUseError}.
    */
   async open(peer: string, options: IbbOpenOptions = {}): Promise<IbbStream> {
@@ -298,7 +298,7 @@ export class InBandBytestreams extends EventEmitter<InBandBytestreamsEvents> {
 
   /**
    * A bytestream that is open without an `<open/>` round trip: data may flow at once in
-   * both directions (the XTLS draft's `urn:xmpp:jingle:transports:ibb:0`, PROTOCOLS.md §7).
+   * both directions (the XTLS draft's `urn:xmpp:jingle:transports:ibb:0`, docs/protocol/ibb.md#under-jingle-xep-0261).
    */
   attach(peer: string, sid: string, options: IbbAttachOptions): IbbStream {
     const jid = fullJid(peer);
@@ -335,14 +335,14 @@ export class InBandBytestreams extends EventEmitter<InBandBytestreamsEvents> {
     const key = sessionKey(peer, request.sid);
     const reservation = this.#reserved.get(key);
     if (this.#streams.has(key) || (reservation && reservation.kind !== "expected")) {
-      // Not defined by XEP-0047; PROTOCOLS.md §4.3 REC.
+      // Not defined by XEP-0047; docs/protocol/ibb.md#opening.
       throw new StanzaError("not-acceptable", {
         type: "cancel",
         text: "this sid is already in use with you",
       });
     }
     if (reservation) {
-      // PROTOCOLS.md §7 / §17.25 (XEP-0261): an open larger than negotiated gets resource-constraint.
+      // XEP-0261 §2.2, docs/protocol/ibb.md#under-jingle-xep-0261: an open larger than negotiated gets resource-constraint.
       if (request.blockSize > reservation.blockSize) throw this.#tooLarge(reservation.blockSize);
       this.#reserved.delete(key);
       const stream = this.#createStream(
@@ -455,7 +455,7 @@ export class InBandBytestreams extends EventEmitter<InBandBytestreamsEvents> {
     if (!isValidSid(sid)) throw new StanzaError("bad-request", { text: "a 'sid' is required" });
     const peer = tryParseJid(from);
     const stream = peer ? this.#streams.get(sessionKey(peer.full, sid)) : undefined;
-    // Unknown sid, or a known sid from anyone but the session's peer (PROTOCOLS.md §4.4).
+    // Unknown sid, or a known sid from anyone but the session's peer (docs/protocol/ibb.md#receiver-errors).
     if (!stream)
       throw new StanzaError("item-not-found", { type: "cancel", text: "no such In-Band Bytestream" });
     return stream;

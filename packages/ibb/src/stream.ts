@@ -4,10 +4,10 @@
  *   write()  ──► <iq type='set'><data sid seq>Base64</data></iq>, at most `window` unacknowledged (§2.2)
  *   push()   ◄── the peer's <data/>, in arrival order; its ack is withheld while our reader is full
  *   end()    ──► once every data IQ is acknowledged, <close/>; the peer's data is still accepted
- *                until the close is answered (§2.3, PROTOCOLS.md §4.5 REC)
+ *                until the close is answered (§2.3, docs/protocol/ibb.md#closing)
  *   peer's <close/> ──► our readable side ends; what we had queued is flushed; then we answer
  *
- * States (PROTOCOLS.md §4.2): "open" → "closing" (a <close/> is under way, ours or the
+ * States (XEP-0047 §2): "open" → "closing" (a <close/> is under way, ours or the
  * peer's) → "closed". Each direction has its own `seq`, starting at 0 (§3).
  */
 import { Duplex } from "node:stream";
@@ -47,7 +47,7 @@ export interface IbbStreamInit {
 }
 
 // Error replies to a <data/> after which sending <close/> is pointless: the peer (or its
-// session) is gone (PROTOCOLS.md §2.1 REC, §4.4 delivery errors).
+// session) is gone (docs/protocol/ibb.md#delivery-errors).
 const PEER_GONE = new Set<StanzaErrorCondition>([
   "item-not-found",
   "service-unavailable",
@@ -74,7 +74,7 @@ export class IbbStream extends Duplex {
   /** The held tail follows bulk data: it goes with the next write, or once nothing is in flight. */
   #tailWaitsForAck = false;
   readonly blockSize: number;
-  /** How the peer announced it sends data; our own direction always uses IQs (§4, PROTOCOLS.md §4.6 REC). */
+  /** How the peer announced it sends data; our own direction always uses IQs (§4, docs/protocol/ibb.md#message-stanzas). */
   readonly stanza: IbbStanzaKind;
   /** Our `<data/>` IQs allowed unacknowledged at once. */
   readonly window: number;
@@ -253,12 +253,12 @@ export class IbbStream extends Duplex {
   }
 
   // XEP-0047 §2.2: "Upon delivery failure, the sender MUST consider the bytestream to be
-  // closed and invalid." PROTOCOLS.md §4.4 REC: fatal, whatever the condition.
+  // closed and invalid." docs/protocol/ibb.md#delivery-errors: fatal, whatever the condition.
   #deliveryFailed(error: unknown): void {
     if (this.destroyed) return;
     const stanzaError = error instanceof StanzaError ? error : undefined;
     const peerGone = stanzaError ? PEER_GONE.has(stanzaError.condition) : error instanceof LinkClosedError;
-    // bad-request / unexpected-request: the sender MUST close (PROTOCOLS.md §4.4).
+    // bad-request / unexpected-request: the sender MUST close (XEP-0047 §2.2).
     this.#teardown(new IbbDeliveryError(this.peer, this.sid, error, stanzaError), !peerGone);
   }
 
@@ -306,7 +306,7 @@ export class IbbStream extends Duplex {
     }
     const seq = parseUnsignedShort(data.attrs.seq);
     if (seq === undefined) this.#violation("bad-data", "bad-request", "a <data/> without a valid 'seq'");
-    // PROTOCOLS.md §4.4 REC: anything but the expected seq (repeated, skipped) is fatal; never resynchronise.
+    // docs/protocol/ibb.md#receiver-errors: anything but the expected seq (repeated, skipped) is fatal; never resynchronise.
     if (seq !== this.#seqIn)
       this.#violation("bad-seq", "unexpected-request", `seq ${seq} where ${this.#seqIn} was due`);
     let bytes: Buffer;
@@ -397,7 +397,7 @@ export class IbbStream extends Duplex {
   }
 
   #violation(violation: IbbViolation, condition: StanzaErrorCondition, detail: string): never {
-    // XEP-0047's examples answer these with type 'cancel' (PROTOCOLS.md §2.3 REC).
+    // XEP-0047's examples answer these with type 'cancel' (docs/protocol/core.md#stanza-errors).
     const reply = new StanzaError(condition, { type: "cancel", text: detail });
     this.#teardown(new IbbProtocolError(this.peer, this.sid, violation, condition, detail), true);
     throw reply;

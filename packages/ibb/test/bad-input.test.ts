@@ -1,4 +1,4 @@
-// Every error row of PROTOCOLS.md §4.3–4.5, each as the peer would see it on the wire and
+// Every error case of XEP-0047 §2.1–§2.3 and docs/protocol/ibb.md#receiver-errors, each as the peer would see it on the wire and
 // the application would see it on the stream. Misbehaving peers are raw links on the
 // embedded router that write exactly the stanzas the test says.
 import { type LocalRouter, NS, StanzaError, TimeoutError, xml } from "@xtls/core";

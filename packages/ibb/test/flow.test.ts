@@ -26,7 +26,7 @@ import {
 
 afterEach(closeScenes);
 
-describe("closing (XEP-0047 §2.3, PROTOCOLS.md §4.5)", () => {
+describe("closing (XEP-0047 §2.3)", () => {
   it("Juliet closes while Romeo still has data queued: his readable ends, his queued bytes still reach her, then he answers", async () => {
     const { romeo, juliet, wire } = scene();
     const { ours, theirs } = await openPair(romeo, juliet, { window: 2 });

@@ -156,7 +156,7 @@ describe("open, transfer, close", () => {
     expect((await reading).toString()).toBe("XTLS test file\n");
     const data = sent(wire, ROMEO, "data");
     expect(data).toHaveLength(1);
-    expect(ibbChild(data[0]!.stanza)?.getText()).toBe("WFRMUyB0ZXN0IGZpbGUK"); // PROTOCOLS.md §18
+    expect(ibbChild(data[0]!.stanza)?.getText()).toBe("WFRMUyB0ZXN0IGZpbGUK"); // docs/protocol/test-vectors.md#file-hash-and-ibb-chunk
   });
 });
 
@@ -179,7 +179,7 @@ describe("seq wraps after 65535 (XEP-0047 §2.2)", () => {
   }, 60_000);
 });
 
-describe("block size negotiation (XEP-0047 §2.1, PROTOCOLS.md §4.3)", () => {
+describe("block size negotiation (XEP-0047 §2.1)", () => {
   it("resource-constraint → Romeo retries with half the block size until Juliet accepts", async () => {
     const { romeo, juliet, wire } = scene({ juliet: { maxBlockSize: 1024 } });
     const { ours, theirs } = await openPair(romeo, juliet, { blockSize: 4096 });
@@ -213,7 +213,7 @@ describe("block size negotiation (XEP-0047 §2.1, PROTOCOLS.md §4.3)", () => {
     expect(juliet.streams).toEqual([]);
   });
 
-  it("never offers more than 32767 (PROTOCOLS.md §4.3 REC)", async () => {
+  it("never offers more than 32767 (XEP-0261's xs:short)", async () => {
     const { romeo } = scene();
     await expect(romeo.open(JULIET, { blockSize: 32768 })).rejects.toBeInstanceOf(RangeError);
     await expect(romeo.open(JULIET, { blockSize: 0 })).rejects.toBeInstanceOf(RangeError);

@@ -15,7 +15,7 @@ import { TunnelDataError } from "./errors.js";
 export interface IqDataCarrierOptions {
   readonly link: XmppLink;
   readonly peerJid: string;
-  /** Raw octets per `<data/>` (before Base64). PROTOCOLS.md §14.1 REC: ≤ 4096. */
+  /** Raw octets per `<data/>` (before Base64). docs/protocol/mode-q.md#data-and-the-window: ≤ 4096. */
   readonly chunkSize: number;
   /** Unacknowledged data IQs allowed in flight (REC: 1). */
   readonly window: number;

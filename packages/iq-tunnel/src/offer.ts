@@ -1,6 +1,6 @@
 /**
  * XEP-0250 offers as the XTLS ProtoXEP carries them inside `<start/>` and `<proceed/>`
- * (ProtoXEP 0.0.5 §"Offer Details", PROTOCOLS.md §10):
+ * (ProtoXEP 0.0.5 §"Offer Details", XEP-0250 §3; docs/protocol/mode-q.md#offers):
  *
  *   <offer xmlns='urn:xmpp:tmp:c2ctls'>
  *     <keyinfo xmlns='urn:xmpp:tmp:pubkey'><name>FINGERPRINT</name></keyinfo>
@@ -34,8 +34,7 @@ export function offerElement(offer: AuthOffer): Element {
 
 /**
  * Reads the optional `<offer/>` child of a `<start/>` or `<proceed/>` (the ProtoXEP's
- * schema says they are empty, its text allows an offer: parse permissively, §15 row
- * 20). Unknown children are ignored (XEP-0250 MUST); malformed key names are dropped.
+ * schema says they are empty, its text allows an offer: parse permissively, docs/protocol/mode-q.md#elements). Unknown children are ignored (XEP-0250 MUST); malformed key names are dropped.
  */
 export function parseOffer(parent: Element | undefined): AuthOffer | undefined {
   const offer = parent?.getChild("offer", NS.C2CTLS);

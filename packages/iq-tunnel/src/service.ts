@@ -1,6 +1,6 @@
 /**
  * Mode Q of XTLS: the IQ-based tunnel of the XTLS ProtoXEP 0.0.5 (`urn:xmpp:tmp:xtls`),
- * made precise by PROTOCOLS.md §14.1.
+ * made precise in docs/protocol/mode-q.md.
  *
  *   initiator                                      responder
  *   <start/> (+ XEP-0250 offer) ──────────────────►
@@ -50,7 +50,7 @@ export interface IqTunnelServiceOptions {
   readonly engine: TlsEngine;
   /** Accept or decline incoming starts (declined: `not-acceptable`). Default: accept. */
   readonly accept?: (request: StartRequest) => boolean | Promise<boolean>;
-  /** Data IQs in flight per direction. Default 1 (PROTOCOLS.md §14.1 REC). */
+  /** Data IQs in flight per direction. Default 1 (docs/protocol/mode-q.md#data-and-the-window). */
   readonly window?: number;
   /** Raw octets per `<data/>`. Default 4096. */
   readonly chunkSize?: number;
@@ -194,7 +194,7 @@ export class IqTunnelService extends EventEmitter<IqTunnelServiceEvents> {
       if (StanzaError.is(error, "conflict")) {
         // Simultaneous starts: the peer's JID sorts first, its start won, and it
         // answered ours with conflict. Its start reached us first (in-order delivery),
-        // so our responder tunnel exists already (PROTOCOLS.md §14.1).
+        // so our responder tunnel exists already (docs/protocol/mode-q.md#simultaneous-starts).
         const responder = this.#tunnels.get(peer);
         if (responder) return this.#whenOpen(responder);
         if (mayRetry) {
@@ -306,7 +306,7 @@ export class IqTunnelService extends EventEmitter<IqTunnelServiceEvents> {
     }
     const old = this.#tunnels.get(peer);
     // A new start from a peer with whom we have a tunnel: it lost its state. Discard
-    // the old tunnel and accept the new one (PROTOCOLS.md §14.1 REC).
+    // the old tunnel and accept the new one (docs/protocol/mode-q.md#cases-the-protoxep-leaves-open).
     old?.destroy(new TunnelClosedError(peer, "the peer started a new tunnel"));
     const tunnel = this.#createTunnel(peer, "responder");
     const canVerify = await this.#canVerify(peer, offer);

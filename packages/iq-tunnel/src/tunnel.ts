@@ -7,7 +7,7 @@
  * restricted stanza parser primed with a synthetic `jabber:client` header. Routing is
  * restored from the carrying IQs: a stanza without `from`/`to` gets the tunnel's JIDs;
  * one that claims another sender or recipient is a spoof, and ends the tunnel
- * (PROTOCOLS.md §14.1 REC, §17 item 17). Threat: the authenticated peer impersonating
+ * (docs/protocol/mode-q.md#stanzas-inside-the-tunnel). Threat: the authenticated peer impersonating
  * a third party to our application through the tunnel.
  */
 import { EventEmitter } from "node:events";

@@ -1,6 +1,6 @@
 /**
  * The XTLS security precondition for Jingle (draft-meyer-xmpp-e2e-encryption-02 §3,
- * made precise in PROTOCOLS.md §14.2): a `SecurityMethod` for @xtls/jingle.
+ * made precise in docs/protocol/mode-j.md): a `SecurityMethod` for @xtls/jingle.
  *
  * - session-initiate carries our fingerprint and methods;
  * - the responder (rules 1–5) answers with its own fingerprint only when it can verify

@@ -1,6 +1,6 @@
 /**
  * The XTLS `<security/>` element of draft-meyer-xmpp-e2e-encryption-02 §3 (schema
- * "in a later version", so made precise by PROTOCOLS.md §14.2):
+ * "in a later version", so made precise in docs/protocol/mode-j.md#the-security-element):
  *
  *   <security xmlns='urn:xmpp:jingle:security:xtls:0'>
  *     <fingerprint algo='sha-256'>HEX</fingerprint>   0..1: the certificate I will present

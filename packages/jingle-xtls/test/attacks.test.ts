@@ -355,7 +355,7 @@ describe("stanzas from third parties", () => {
       );
     for (const sid of ["no-such-session", opened.session.sid]) {
       const error = await mallory.request(jingle(sid, "session-terminate")).catch((e: unknown) => e);
-      // A terminate for a session we do not know is acknowledged (PROTOCOLS.md §6.9), so
+      // A terminate for a session we do not know is acknowledged (docs/protocol/jingle.md#terminate-for-an-unknown-session), so
       // ask with an action that must be answered.
       void error;
       const info = await mallory.request(jingle(sid, "session-info")).catch((e: unknown) => e);

@@ -215,7 +215,7 @@ export class JingleManager extends EventEmitter<JingleManagerEvents> {
 
   /**
    * An incoming `<jingle/>` from `from`. Resolves to acknowledge it (empty IQ result);
-   * throws the StanzaError to answer with (XEP-0166 §6.3, §7.2; PROTOCOLS.md §6).
+   * throws the StanzaError to answer with (XEP-0166 §6.3, §7.2; docs/protocol/jingle.md).
    */
   async receive(from: string, el: Element): Promise<void> {
     const j = parseJingle(el);
@@ -232,7 +232,7 @@ export class JingleManager extends EventEmitter<JingleManagerEvents> {
     }
     if (!session) {
       // A terminate for a session we forgot: acknowledge it anyway, to stop retries
-      // (PROTOCOLS.md §6.9 REC). Anything else: unknown-session.
+      // (docs/protocol/jingle.md#terminate-for-an-unknown-session). Anything else: unknown-session.
       if (j.action === "session-terminate") return;
       throw jingleError("unknown-session");
     }
@@ -261,7 +261,7 @@ export class JingleManager extends EventEmitter<JingleManagerEvents> {
       });
     }
     // 'initiator' other than the sender is a redirect we do not trust; across bare JIDs
-    // it is refused (PROTOCOLS.md §6.1, §17 item 24).
+    // it is refused (XEP-0166 §7.1; docs/protocol/jingle.md#initiator-and-responder-attributes).
     if (j.initiator && !sameBareJid(j.initiator, peer)) {
       throw new StanzaError("bad-request", { text: "the initiator attribute names another user" });
     }

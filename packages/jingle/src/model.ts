@@ -1,6 +1,6 @@
 /**
  * The `<jingle/>` element of XEP-0166 (urn:xmpp:jingle:1) as data, and back.
- * PROTOCOLS.md §6.1–6.6.
+ * XEP-0166 §7 (formal definition), §10 (errors); docs/protocol/jingle.md.
  */
 import { canonicalNamespace, type Element, NS, StanzaError, xml } from "@xtls/core";
 
@@ -194,7 +194,7 @@ export function buildReason(reason: Reason): Element {
 
 /**
  * The `<jingle/>` element for an action. `initiator`/`responder` are emitted only on
- * session-initiate / session-accept (XEP-0166 §7.1; PROTOCOLS.md §17 item 24).
+ * session-initiate / session-accept (XEP-0166 §7.1; docs/protocol/jingle.md#initiator-and-responder-attributes).
  */
 export function buildJingle(j: Jingle): Element {
   const el = xml("jingle", {

@@ -249,7 +249,7 @@ export class JingleSession extends EventEmitter<SessionEvents> {
         if (!content.security) {
           // Downgrade: the peer answered without the precondition (no XTLS, or someone
           // stripped it). Never continue in the clear unless the application allows it
-          // and the caller explicitly asked for it (PROTOCOLS.md §14.2 initiator rule 1).
+          // and the caller explicitly asked for it (docs/protocol/mode-j.md#initiator-rules, rule 1).
           if (!(this.#app.plaintextAllowed && this.#insecure)) {
             throw new JingleReasonError(
               "security-error",
@@ -438,7 +438,7 @@ export class JingleSession extends EventEmitter<SessionEvents> {
     this.emit("established", { transport: this.#transportNamespace, secured: secured !== undefined });
     await this.#app!.run(secured?.stream ?? stream, secured, this.#context());
     if (this.#isEnded()) return;
-    // Teardown order (PROTOCOLS.md §14.2): the application closed its stream; then TLS
+    // Teardown order (docs/protocol/mode-j.md#teardown-order): the application closed its stream; then TLS
     // close_notify, then the transport, then session-terminate <success/>.
     await secured?.close().catch(() => {});
     if (this.#isEnded()) return;

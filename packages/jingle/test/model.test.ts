@@ -12,7 +12,7 @@ function parse(text: string): Element {
   return out!;
 }
 
-// PROTOCOLS.md §14.2's corrected session-initiate of the draft.
+// The draft's session-initiate (§3), corrected and with our own identifiers.
 const INITIATE = `<iq type='set' id='j-1' from='alice@a.example/desk' to='bob@b.example/pda'>
   <jingle xmlns='urn:xmpp:jingle:1' action='session-initiate' initiator='alice@a.example/desk' sid='jx8k2m4q'>
     <content creator='initiator' name='chat' senders='both'>

@@ -1,6 +1,6 @@
 /**
  * XEP-0189 0.9 shapes in `urn:xmpp:pubkey:0`, the version the XTLS draft uses (§5.1;
- * PROTOCOLS.md §11 REC): later versions dropped X.509.
+ * docs/protocol/pubkey.md#which-version): later versions dropped X.509.
  *
  *   <pubkeys xmlns='urn:xmpp:pubkey:0' [jid='bare JID: a third-party request']>
  *     <fingerprint algo='sha-256'>…</fingerprint>*        (request: only these keys)

@@ -2,7 +2,7 @@
  * The Target's side of a streamhost (XEP-0065 §5.3.2, §6.3.2): a TCP connection and a
  * SOCKS5 CONNECT with DST.ADDR, done by the `socks` client, which waits for each server
  * reply before it sends the next message — proxy65 needs the greeting and the request in
- * separate reads (PEERS.md), so they must never be coalesced. And a staggered race over
+ * separate reads (docs/peers.md#prosody), so they must never be coalesced. And a staggered race over
  * several streamhosts: the first that answers wins, the others are called off.
  */
 import { connect as netConnect, type Socket } from "node:net";

@@ -1,5 +1,5 @@
 /**
- * XEP-0065 SOCKS5 Bytestreams v1.8.2, the wire format (PROTOCOLS.md §5.2–§5.3): the
+ * XEP-0065 SOCKS5 Bytestreams v1.8.2, the wire format (§9, §5.3.2): the
  * `<query/>` of `http://jabber.org/protocol/bytestreams` with its `<streamhost/>`,
  * `<streamhost-used/>` and `<activate/>` children, and DST.ADDR. Builders emit exactly
  * what a sender must; parsers check what a receiver must before it acts, and say which
@@ -8,7 +8,7 @@
 import { createHash } from "node:crypto";
 import { type Element, NS, StanzaError, tryParseJid, xml } from "@xtls/core";
 
-/** XEP-0065 §5.3.1 schema: `port` defaults to 1080 (we always send one, PROTOCOLS.md §16). */
+/** XEP-0065 §5.3.1 schema: `port` defaults to 1080 (we always send one, docs/protocol/errata.md#xep-0065). */
 export const DEFAULT_STREAMHOST_PORT = 1080;
 
 /** Where a Target connects: the Requester itself (direct) or a proxy (mediated). */
@@ -40,7 +40,7 @@ export function isValidSid(sid: string | undefined): sid is string {
 }
 
 /**
- * XEP-0065 §5.3.2 / PROTOCOLS.md §5.3: DST.ADDR = lowercase hex SHA-1 of SID + Requester
+ * XEP-0065 §5.3.2: DST.ADDR = lowercase hex SHA-1 of SID + Requester
  * JID + Target JID, the JIDs exactly as used in the IQ exchange, no separator. Under
  * Jingle (XEP-0260) the offerer of a candidate is the Requester and the party
  * connecting to it the Target.
@@ -49,7 +49,7 @@ export function dstAddr(sid: string, requester: string, target: string): string 
   return createHash("sha1").update(`${sid}${requester}${target}`, "utf8").digest("hex");
 }
 
-/** Whether `value` looks like a DST.ADDR (40 hex digits, either case: PROTOCOLS.md §5.3 REC). */
+/** Whether `value` looks like a DST.ADDR (40 hex digits, either case: docs/protocol/socks5.md#dstaddr). */
 export function isDstAddr(value: string | undefined): value is string {
   return value !== undefined && SHA1_HEX.test(value);
 }
@@ -75,7 +75,7 @@ export function offerElement(sid: string, streamhosts: readonly StreamHost[]): E
   return xml("query", { xmlns: NS.S5B, sid, mode: "tcp" }, ...streamhosts.map(streamhostElement));
 }
 
-/** The Target's answer (XEP-0065 §5.3.3: in the IQ-result, not an IQ-set, PROTOCOLS.md §16). */
+/** The Target's answer (XEP-0065 §5.3.3: in the IQ-result, not an IQ-set, docs/protocol/errata.md#xep-0065). */
 export function streamhostUsedElement(sid: string, jid: string): Element {
   return xml("query", { xmlns: NS.S5B, sid }, xml("streamhost-used", { jid }));
 }
@@ -101,7 +101,7 @@ export function parseStreamhost(el: Element): StreamHost | undefined {
 
 /**
  * Validates an incoming `<query/>`. Throws the `bad-request` to answer with when the
- * sid is missing or malformed (PROTOCOLS.md §5.5: "malformed, e.g. no sid").
+ * sid is missing or malformed (docs/protocol/socks5.md#errors).
  */
 export function parseQuery(query: Element): QueryFields {
   const { sid } = query.attrs;

@@ -6,7 +6,7 @@
 import { type StanzaError, XtlsError } from "@xtls/core";
 import type { StreamHost } from "./elements.js";
 
-/** The Target answered our `<query/>` with an error (XEP-0065 §5.3.3, PROTOCOLS.md §5.5). */
+/** The Target answered our `<query/>` with an error (XEP-0065 §5.3.3; docs/protocol/socks5.md#errors). */
 export class S5bRefusedError extends XtlsError {
   readonly peer: string;
   readonly sid: string;
@@ -61,7 +61,7 @@ export class S5bNoStreamhostError extends XtlsError {
   }
 }
 
-/** The proxy answered our `<activate/>` with an error (XEP-0065 §6.3.5, PROTOCOLS.md §5.5). */
+/** The proxy answered our `<activate/>` with an error (XEP-0065 §6.3.5). */
 export class S5bActivationError extends XtlsError {
   readonly proxy: string;
   readonly sid: string;

@@ -1,6 +1,6 @@
 /**
  * XEP-0260 Jingle SOCKS5 Bytestreams Transport Method v1.0.3, the wire format
- * (PROTOCOLS.md §8.1): `<transport xmlns='urn:xmpp:jingle:transports:s5b:1'>` with
+ * (XEP-0260 §2.2): `<transport xmlns='urn:xmpp:jingle:transports:s5b:1'>` with
  * `<candidate/>`s in session-initiate / session-accept, and the transport-info payloads
  * `<candidate-used cid/>`, `<candidate-error/>`, `<activated cid/>`, `<proxy-error/>`.
  */
@@ -57,7 +57,7 @@ export function candidateElement(c: Candidate): Element {
   });
 }
 
-/** The `<transport/>` of an offer or an answer (mode only from the initiator: PROTOCOLS.md §8.1). */
+/** The `<transport/>` of an offer or an answer (mode only from the initiator: XEP-0260 §2.2). */
 export function transportElement(fields: {
   sid: string;
   dstaddr?: string;

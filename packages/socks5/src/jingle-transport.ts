@@ -1,23 +1,23 @@
 /**
- * XEP-0260 Jingle SOCKS5 Bytestreams transport (PROTOCOLS.md §8) over a
+ * XEP-0260 Jingle SOCKS5 Bytestreams transport (docs/protocol/socks5.md) over a
  * {@link Socks5Bytestreams} service.
  *
  *   initiator                                              responder
  *   session-initiate <transport sid mode><candidate…/> ──►  (listening on its direct candidates)
  *                    ◄── session-accept <transport sid><candidate…/>
  *   both: connect to the PEER's candidates, highest priority first, staggered, with
- *         DST.ADDR = SHA1(sid + offerer + connector)                      (§8.2 step 1)
+ *         DST.ADDR = SHA1(sid + offerer + connector)                      (§2.3 step 1)
  *   transport-info <candidate-used cid/> | <candidate-error/>  ◄──►  the same      (step 2)
  *   nominated: the higher priority of the two picks (each looked up in its offerer's
  *   list); a tie goes to the initiator's pick; two errors → TransportFailedError, so
- *   the session falls back with transport-replace (§8.4)                          (step 3)
+ *   the session falls back with transport-replace (§3)                            (step 3)
  *   a nominated proxy: its offerer connects, activates, sends <activated cid/>; if it
  *   cannot, <proxy-error/> and fallback                                           (step 5)
  *
  * Every candidate connection drops what it receives until the nomination is known on
- * our side (PROTOCOLS.md §5.4 REC): the peer may only write once both verdicts are out
+ * our side (docs/protocol/socks5.md#bytes-before-activation): the peer may only write once both verdicts are out
  * and acknowledged, so nothing legitimate is lost, and nothing early is delivered. The
- * transport is "open" (§8.3) when both verdicts are exchanged and ours is acknowledged,
+ * transport is "open" (docs/protocol/socks5.md#when-the-transport-is-open) when both verdicts are exchanged and ours is acknowledged,
  * plus, for a proxy, after `<activated/>` (connector) or our own activation (offerer).
  */
 import { randomBytes } from "node:crypto";
@@ -172,7 +172,7 @@ class S5bNegotiation {
     this.#options = options;
     this.#ctx = ctx;
     this.sid = sid;
-    // PROTOCOLS.md §8.2 step 1 / §17.8: the offerer of a candidate hashes first.
+    // XEP-0260 §2.3, docs/protocol/socks5.md#dstaddr: the offerer of a candidate hashes first.
     this.#ourHash = dstAddr(sid, ctx.local, ctx.peer);
     this.#theirHash = dstAddr(sid, ctx.peer, ctx.local);
     this.#outcome = new Promise<Duplex>((resolve, reject) => {
@@ -214,7 +214,7 @@ class S5bNegotiation {
         });
       });
     }
-    // XEP-0260 §2.2 (PROTOCOLS.md §8.1): never re-offer a host:port the initiator offered.
+    // XEP-0260 §2.2: never re-offer a host:port the initiator offered.
     const offered = new Set(peerOffered.map((c) => `${c.host}:${c.port}`));
     this.#local = local.filter((c) => !offered.has(`${c.host}:${c.port}`));
     if (this.#closed) return;
@@ -236,7 +236,7 @@ class S5bNegotiation {
       element: () =>
         transportElement({
           sid: this.sid,
-          // PROTOCOLS.md §8.1: dstaddr SHOULD accompany a proxy candidate; mode only from the initiator.
+          // XEP-0260 §2.2: dstaddr SHOULD accompany a proxy candidate; mode only from the initiator.
           dstaddr: this.#local.some((c) => c.type === "proxy") ? this.#ourHash : undefined,
           mode: this.#ctx.role === "initiator" ? "tcp" : undefined,
           candidates: this.#local,
@@ -277,7 +277,7 @@ class S5bNegotiation {
     this.#settle(new TransportFailedError("the S5B transport was closed", { fallback: false }));
   }
 
-  // --- connecting (PROTOCOLS.md §8.2 steps 1–2) ------------------------------------
+  // --- connecting (docs/protocol/socks5.md#connecting-and-nomination steps 1–2) ------------------------------------
 
   #start(): void {
     if (this.#started || this.#closed) return;
@@ -303,7 +303,7 @@ class S5bNegotiation {
   }
 
   // After the peer's candidate-used, only our candidates that could still beat its pick
-  // are worth trying (§8.2 step 2); a tie goes to the initiator.
+  // are worth trying (docs/protocol/socks5.md#connecting-and-nomination step 2); a tie goes to the initiator.
   #applyOutrank(): void {
     const theirs = this.#theirs;
     if (!this.#race || this.#race.done || !theirs) return;
@@ -377,7 +377,7 @@ class S5bNegotiation {
     if (info.candidates.length > 0 && this.#ours === undefined) this.addRemote(info.candidates);
   }
 
-  // --- nomination (PROTOCOLS.md §8.2 steps 3–5) -------------------------------------
+  // --- nomination (docs/protocol/socks5.md#connecting-and-nomination steps 3–4) -------------------------------------
 
   #decide(): void {
     if (this.#decided || this.#closed || this.#ours === undefined || this.#theirs === undefined) return;
@@ -432,7 +432,7 @@ class S5bNegotiation {
         highWaterMark: this.#service.highWaterMark,
         deferEnd: candidate.type === "proxy" && this.#options.deferEndOnProxy !== false,
       });
-      // A peer's proxy: it activates, then tells us; we must not write before (§8.2 step 5).
+      // A peer's proxy: it activates, then tells us; we must not write before (docs/protocol/socks5.md#connecting-and-nomination step 4).
       if (candidate.type === "proxy") await this.#activation(candidate.cid);
       await this.#oursAcked;
       this.#settle(this.#stream);
@@ -469,7 +469,7 @@ class S5bNegotiation {
         this.#settle(this.#stream);
         return;
       }
-      // Our proxy: connect to it with the same DST.ADDR, activate, say so (§8.2 step 5).
+      // Our proxy: connect to it with the same DST.ADDR, activate, say so (docs/protocol/socks5.md#connecting-and-nomination step 4).
       this.#expectation?.release();
       let stream: S5bStream;
       try {
@@ -478,7 +478,7 @@ class S5bNegotiation {
           timeoutMs: this.#options.connectTimeoutMs,
         });
         try {
-          // The transport's sid, not the Jingle sid (PROTOCOLS.md §16, XEP-0260 erratum).
+          // The transport's sid, not the Jingle sid (docs/protocol/errata.md#xep-0260).
           await this.#service.activate(candidate.jid, this.sid, this.#ctx.peer, {
             signal: this.#abort.signal,
           });

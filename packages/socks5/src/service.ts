@@ -493,7 +493,7 @@ export class Socks5Bytestreams extends EventEmitter<Socks5BytestreamsEvents> {
       }
       if (!accepted || this.#closed) {
         this.#busy.delete(key);
-        // XEP-0065 §5.3.1 shows not-acceptable with type 'modify' (PROTOCOLS.md §2.3).
+        // XEP-0065 §5.3.1 shows not-acceptable with type 'modify' (docs/protocol/core.md#stanza-errors).
         throw new StanzaError("not-acceptable", { type: "modify", text: "SOCKS5 Bytestream declined" });
       }
     } else {
@@ -503,7 +503,7 @@ export class Socks5Bytestreams extends EventEmitter<Socks5BytestreamsEvents> {
     try {
       // XEP-0065 §5.3.2: DST.ADDR from the JIDs of this very IQ (or the one it gave us).
       const hash = query.dstaddr ?? dstAddr(sid, peer.full, this.link.jid);
-      // PROTOCOLS.md §5.5: try the streamhosts in document order (staggered, first wins).
+      // docs/protocol/socks5.md#errors: try the streamhosts in document order (staggered, first wins).
       const race = new ConnectionRace(
         query.streamhosts,
         (host, signal) =>

@@ -44,7 +44,7 @@ export interface S5bStreamInit {
 /**
  * A TCP connection whose SOCKS5 handshake is complete but which is not the bytestream
  * yet (the Target has not answered, the candidate is not nominated, the proxy is not
- * activated). PROTOCOLS.md §5.4 REC: bytes received now are not delivered. In
+ * activated). docs/protocol/socks5.md#bytes-before-activation: bytes received now are not delivered. In
  * `"discard"` mode they are read and dropped (XEP-0260: the peer must not send before
  * nomination); in `"hold"` mode reading stops and what was read is kept for the stream
  * (XEP-0065 §9.1: a streamhost "ignores but does not drop" bytes sent before activation).

@@ -1,4 +1,4 @@
-// The wire format of XEP-0065 and XEP-0260, against the test vectors of PROTOCOLS.md §18.
+// The wire format of XEP-0065 and XEP-0260, against docs/protocol/test-vectors.md#dstaddr.
 import { xml } from "@xtls/core";
 import { describe, expect, it } from "vitest";
 import {
@@ -15,7 +15,7 @@ import { NS_S5B } from "./helpers.js";
 
 const NS_JINGLE_S5B = "urn:xmpp:jingle:transports:s5b:1";
 
-describe("DST.ADDR (XEP-0065 §5.3.2, PROTOCOLS.md §18)", () => {
+describe("DST.ADDR (XEP-0065 §5.3.2)", () => {
   it("reproduces XEP-0260's initiator and responder dstaddr", () => {
     expect(dstAddr("vj3hs98y", "romeo@montague.lit/orchard", "juliet@capulet.lit/balcony")).toBe(
       "972b7bf47291ca609517f67f86b5081086052dad",
@@ -25,7 +25,7 @@ describe("DST.ADDR (XEP-0065 §5.3.2, PROTOCOLS.md §18)", () => {
     );
   });
 
-  it("reproduces XEP-0065's MUC example and the brief's own vectors", () => {
+  it("reproduces XEP-0065's MUC example and our own vectors", () => {
     expect(dstAddr("yia72g3v49j7", "requester@example.com/foo", "room@conference.example.net/Tget")).toBe(
       "416781edf1ae50bad01cb8509ba35b43952bc345",
     );
@@ -82,7 +82,7 @@ describe("XEP-0065 <query/>", () => {
 });
 
 describe("XEP-0260 <transport/>", () => {
-  it("priority = 2^16 × type preference + local preference (PROTOCOLS.md §8.1 examples)", () => {
+  it("priority = 2^16 × type preference + local preference (XEP-0260 §2.2)", () => {
     expect(candidatePriority("direct", 100)).toBe(8257636);
     expect(candidatePriority("proxy", 0)).toBe(655360);
     expect(candidatePriority("direct", 0)).toBeGreaterThan(candidatePriority("proxy", 65535));

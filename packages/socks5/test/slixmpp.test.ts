@@ -1,7 +1,7 @@
 // Interop with an independent XEP-0065 implementation: slixmpp 1.8.3 (Debian's
 // python3-slixmpp) through the project's Prosody. test/interop/s5b_peer.py is the peer:
 // as Target it connects to our direct streamhost and echoes what it receives; as
-// Requester it offers its server's proxy65 (the only streamhosts it can offer, PEERS.md),
+// Requester it offers its server's proxy65 (the only streamhosts it can offer, docs/peers.md#slixmpp),
 // activates it and sends random bytes.
 import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";

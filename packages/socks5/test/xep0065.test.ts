@@ -1,5 +1,5 @@
 // XEP-0065 without Jingle on the embedded router: the direct and mediated flows, the
-// errors of PROTOCOLS.md §5, and the faults (wrong DST.ADDR, early bytes, TCP reset).
+// errors of XEP-0065 §5–§6, and the faults (wrong DST.ADDR, early bytes, TCP reset).
 import { connect } from "node:net";
 import { type Element, StanzaError, xml } from "@xtls/core";
 import { afterEach, describe, expect, it } from "vitest";
@@ -128,7 +128,7 @@ describe("XEP-0065 mediated (through a proxy65)", () => {
   });
 });
 
-describe("XEP-0065 errors (PROTOCOLS.md §5.5)", () => {
+describe("XEP-0065 errors", () => {
   it("Juliet declines: not-acceptable (type modify), and open() says so", async () => {
     const { romeo, wire } = scene({ juliet: { accept: () => false } });
     const error = await romeo.open(JULIET).catch((e) => e);

@@ -1,8 +1,8 @@
 /**
  * Before the handshake, for the signalling layers: can `x509` be expected to
  * authenticate this peer, or does the session need a bootstrap (`srp`, `sas`)? The
- * draft's responder rules 3–5 (PROTOCOLS.md §14.2) and XEP-0250's "offer only what you
- * can verify" (§10) depend on this answer. It is only a forecast from the advertised
+ * draft's responder rules 3–5 (docs/protocol/mode-j.md#responder-rules) and XEP-0250's "offer only what you
+ * can verify" (XEP-0250 §3.2) depend on this answer. It is only a forecast from the advertised
  * fingerprint, which crossed the servers in cleartext: the certificate presented in
  * TLS is verified for real afterwards.
  */

@@ -1,7 +1,7 @@
 /**
  * Certificate fingerprints: the digest of the DER certificate, lowercase hex. We emit
  * SHA-256; SHA-1 (from the draft's `algo='sha1'` example and XEP-0189 v0.8 key names)
- * is accepted for comparison only (PROTOCOLS.md §14.2, §15 row 15).
+ * is accepted for comparison only (docs/protocol/mode-j.md#fingerprints).
  */
 import { createHash, timingSafeEqual } from "node:crypto";
 import { XtlsError } from "@xtls/core";

@@ -9,7 +9,7 @@
  * `srp` or `sas` run inside the tunnel (README "In-tunnel authentication") — so not a
  * byte of application data is read from or written to an unauthenticated peer.
  *
- * Node 20 pitfalls handled here, all measured (DESIGN.md):
+ * Node 20 pitfalls handled here, all measured (docs/protocol/tls.md#node-20-pitfalls):
  * - `getPeerCertificate(true)` is called once and its DER cached; a second
  *   `getPeerX509Certificate()` can return undefined.
  * - A resumed client sees no peer certificate: the session cache keeps the
@@ -423,7 +423,7 @@ export class NodeTlsEngine implements TlsEngine {
     this.#clientContext = tls.createSecureContext(common);
     this.#serverOptions = {
       ...common,
-      requestCert: true, // mutual authentication: the draft's MUST (PROTOCOLS.md §15 row 9)
+      requestCert: true, // mutual authentication: the draft's MUST (docs/protocol/tls.md#mutual-authentication)
       rejectUnauthorized: false, // we verify by fingerprint, after the handshake
       ticketKeys: this.#ticketKeys,
       sessionTimeout: this.#sessionTimeout,
@@ -655,7 +655,7 @@ export class NodeTlsEngine implements TlsEngine {
       socket.on("error", reject);
       socket.once("secureConnect", () => {
         const resumed = socket.isSessionReused();
-        // getPeerCertificate(true) once (DESIGN.md pitfall); a resumed client gets none.
+        // getPeerCertificate(true) once (docs/protocol/tls.md#node-20-pitfalls); a resumed client gets none.
         const raw = resumed ? cached?.peerCertificateDer : peerCertificateDer(socket);
         if (!raw) {
           reject(new TlsHandshakeError("the peer presented no certificate"));
@@ -712,7 +712,7 @@ export class NodeTlsEngine implements TlsEngine {
  * The DER of the certificate the peer presented, read once per socket. The leaf only:
  * `getPeerX509Certificate()` is a lazy wrapper, where `getPeerCertificate(true)` turns
  * the whole chain into objects (~4% of a full setup's CPU in the scale benchmark). Either
- * is called once (DESIGN.md pitfall: a second call can return undefined on Node 20).
+ * is called once (docs/protocol/tls.md#node-20-pitfalls: a second call can return undefined on Node 20).
  */
 function peerCertificateDer(socket: TLSSocket): Buffer | undefined {
   return socket.getPeerX509Certificate?.()?.raw ?? socket.getPeerCertificate(true)?.raw;

@@ -1,5 +1,5 @@
 /**
- * The `srp` method (DESIGN.md): TLS 1.3 with not-yet-trusted certificates, then SRP-6a
+ * The `srp` method (docs/protocol/tls.md#the-srp-method): TLS 1.3 with not-yet-trusted certificates, then SRP-6a
  * (RFC 5054 3072-bit group, g = 5, SHA-256) inside the tunnel, before any application
  * byte. The initiator is the SRP client, the responder the SRP server; the responder
  * makes a fresh salt and verifier from the one-time password for every attempt. The
@@ -106,7 +106,7 @@ function groupN(): Buffer {
 }
 
 /**
- * The SRP identity I: the initiator's bare JID (XEP-0250's user name, PROTOCOLS.md §10)
+ * The SRP identity I: the initiator's bare JID (XEP-0250 §2.3's user name)
  * joined by "#" to the hex binding digest of this session. It is never sent: each side
  * computes it, and a relay's two sessions give two different identities.
  */

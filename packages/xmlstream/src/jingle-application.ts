@@ -1,7 +1,7 @@
 /**
  * XEP-0247 Jingle XML Streams: the end-to-end XML stream of XEP-0246 as a Jingle
- * application (`<description xmlns='urn:xmpp:jingle:apps:xmlstream:0'/>`, PROTOCOLS.md
- * §9). It never runs without the security precondition: an XML stream in the clear
+ * application (`<description xmlns='urn:xmpp:jingle:apps:xmlstream:0'/>`, XEP-0247
+ * §2). It never runs without the security precondition: an XML stream in the clear
  * is exactly what XTLS exists to avoid (draft §3, initiator rule 1).
  */
 import type { Duplex } from "node:stream";

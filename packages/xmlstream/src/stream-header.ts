@@ -1,6 +1,6 @@
 /**
  * The stream header of an end-to-end XML stream (XEP-0246 §4, RFC 6120 §4.7): what we send,
- * and the checks on what the peer sends (PROTOCOLS.md §9, §15 row 19).
+ * and the checks on what the peer sends (docs/protocol/xml-stream.md#stream-header-addresses).
  */
 import { type Element, escapeXml, type Jid, NS, tryParseJid } from "@xtls/core";
 import type { StreamErrorCondition } from "./stream-error.js";
@@ -10,7 +10,7 @@ export const STREAM_VERSION = "1.0";
 export const STREAM_CLOSE = "</stream:stream>";
 /**
  * XEP-0246 offers STARTTLS here; under XTLS the TLS session already sits below the
- * stream, so the responder announces no feature at all (PROTOCOLS.md §9 REC).
+ * stream, so the responder announces no feature at all (docs/protocol/xml-stream.md#stream-features).
  */
 export const EMPTY_STREAM_FEATURES = "<stream:features/>";
 
@@ -24,7 +24,7 @@ export interface StreamHeaderAttributes {
 /**
  * `<stream:stream xmlns='jabber:client' xmlns:stream='…' from to [id] version='1.0'>`, an
  * open tag. Full JIDs both ways: the draft and XEP-0247 say so (XEP-0246 says bare JIDs
- * for Jingle streams; PROTOCOLS.md §15 row 19 settles on full).
+ * for Jingle streams; docs/protocol/seed-differences.md#stream-header-jids settles on full).
  */
 export function streamHeader(attrs: StreamHeaderAttributes): string {
   const id = attrs.id === undefined ? "" : ` id='${escapeXml(attrs.id)}'`;
@@ -70,7 +70,7 @@ export function checkStreamHeader(header: Element, local: Jid, peer: Jid): Heade
           : `version ${version} is not 1.x`,
     };
   }
-  // Full JIDs are sent, bare JIDs checked (PROTOCOLS.md §9 REC): a peer may present another
+  // Full JIDs are sent, bare JIDs checked (docs/protocol/xml-stream.md#stream-header-addresses): a peer may present another
   // of its resources, but never another account. A missing 'from' is tolerated: who the
   // peer is was settled by the TLS handshake, not by this attribute.
   const from = header.attrs.from;

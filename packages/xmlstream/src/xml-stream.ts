@@ -1,6 +1,6 @@
 /**
  * An end-to-end XML stream (XEP-0246) over any byte stream; in XTLS Mode J, the plaintext
- * side of a `SecureChannel` (draft-meyer-xmpp-e2e-encryption-02 §4, PROTOCOLS.md §9, §14.2).
+ * side of a `SecureChannel` (draft-meyer-xmpp-e2e-encryption-02 §4; docs/protocol/xml-stream.md).
  *
  * Both peers speak RFC 6120 §4 to each other: the initiator sends its stream header, the
  * responder answers with its own (with an `id`) and an empty `<stream:features/>`, then
@@ -9,7 +9,7 @@
  * Threat: the authenticated peer using the stream to impersonate a third party to our
  * application. Every stanza is stamped with `from` = the peer's full JID and `to` = ours;
  * one that claims another sender or recipient ends the stream with a stream error and is
- * never delivered (PROTOCOLS.md §9 REC, §17 item 17). Stream-level violations are answered
+ * never delivered (docs/protocol/xml-stream.md#stamping-inner-stanzas). Stream-level violations are answered
  * with RFC 6120 §4.9 stream errors.
  */
 import { randomBytes } from "node:crypto";

@@ -1,4 +1,4 @@
-// Closing (RFC 6120 §4.4, PROTOCOLS.md §9, §14.2 teardown order): </stream:stream> both
+// Closing (RFC 6120 §4.4; docs/protocol/mode-j.md#teardown-order): </stream:stream> both
 // ways, then the underlying stream ends; waits are bounded.
 import { TimeoutError, xml } from "@xtls/core";
 import { describe, expect, it } from "vitest";

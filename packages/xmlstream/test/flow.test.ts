@@ -38,7 +38,7 @@ describe.each<CarrierKind>(["duplexPair", "TLS 1.3"])("over %s", (kind) => {
     expect([juliet.closedBy, romeo.closedBy]).toEqual(["local", "peer"]);
     expect([romeo.state, juliet.state]).toEqual(["closed", "closed"]);
     if (connection.channels) {
-      // </stream:stream> both ways, then TLS close_notify both ways (PROTOCOLS.md §14.2 teardown order).
+      // </stream:stream> both ways, then TLS close_notify both ways (docs/protocol/mode-j.md#teardown-order).
       await expect(connection.channels[0].closed).resolves.toBeUndefined();
       await expect(connection.channels[1].closed).resolves.toBeUndefined();
     }

@@ -1,4 +1,4 @@
-// Stream headers (XEP-0246 §4, RFC 6120 §4.7, PROTOCOLS.md §9): what we send, and every
+// Stream headers (XEP-0246 §4, RFC 6120 §4.7; docs/protocol/xml-stream.md#stream-header-addresses): what we send, and every
 // header we refuse, played against a scripted raw peer.
 import { duplexPair, NS, xml } from "@xtls/core";
 import { describe, expect, it } from "vitest";

@@ -1,4 +1,4 @@
-// What an open stream refuses (PROTOCOLS.md §9 REC, §17 item 17; RFC 6120 §4.9): each case
+// What an open stream refuses (docs/protocol/xml-stream.md#stamping-inner-stanzas; RFC 6120 §4.9): each case
 // ends the stream with a stream error sent to the peer, and the offending stanza is never
 // delivered. Played against a scripted raw peer.
 import { NS, xml } from "@xtls/core";

@@ -1,7 +1,7 @@
 // The xmpp.js adapter (@xtls/core's fromXmppClient) against ejabberd 23.01, and XEP-0198
 // stream management: ejabberd closes the stream once 5000 stanzas it sent are
 // unacknowledged, which xmpp.js 0.14 alone runs into (its iqCaller's results never reach
-// the `h` counter, ../shared/PEERS.md); the adapter claims to count every stanza.
+// the `h` counter, docs/peers.md#the-xmppjs-client); the adapter claims to count every stanza.
 import { once } from "node:events";
 import {
   fromXmppClient,

@@ -1,4 +1,4 @@
-// Strict Base64 (RFC 4648 §4, padded; PROTOCOLS.md §4.4): every peer-supplied Base64 in
+// Strict Base64 (RFC 4648 §4, padded; docs/protocol/core.md#strict-base64): every peer-supplied Base64 in
 // XTLS goes through decodeBase64Strict, which must reject what Buffer.from would
 // silently skip or repair. The reference is a regular expression for canonical padded
 // Base64 (RFC 4648 §3.5: the pad bits are zero), applied after XML whitespace is removed.

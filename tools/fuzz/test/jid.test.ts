@@ -1,5 +1,5 @@
 // JIDs (RFC 7622 as @xtls/core approximates it) and i;octet order (RFC 4790 §9.3,
-// PROTOCOLS.md §2.4): parsing never fails but with JidError, normalising is idempotent,
+// docs/protocol/core.md#jid-ordering): parsing never fails but with JidError, normalising is idempotent,
 // and compareJids is a total order consistent with normalisation.
 import { compareJids, compareOctets, JidError, normalizeJid, parseJid, tryParseJid } from "@xtls/core";
 import * as fc from "fast-check";

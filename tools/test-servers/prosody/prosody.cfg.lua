@@ -1,4 +1,4 @@
--- Prosody 0.12 config for the XTLS integration tests (adapted from ../shared/reference/prosody).
+-- Prosody 0.12 config for the XTLS integration tests (see docs/peers.md#prosody).
 -- Loopback only, no TLS, no s2s, no rate limits, three local VirtualHosts so that
 -- romeo@montague.lit and juliet@capulet.lit talk through one server without s2s.
 -- tools/test-servers/prosody.js sets the environment variables below.
@@ -25,9 +25,9 @@ proxy65_ports = { port_base }          -- XEP-0065 SOCKS5 proxy
 http_interfaces = { "127.0.0.1" }
 proxy65_interfaces = { "127.0.0.1" }
 http_default_host = "localhost"
--- Prosody 0.12 keeps Nagle on by default; off for tests (PEERS.md: 491 -> 860 IQ/s).
+-- Prosody 0.12 keeps Nagle on by default; off for tests (docs/peers.md#prosody: 491 -> 860 IQ/s).
 network_settings = { nagle = (os.getenv("PROSODY_NAGLE") == "1") }
--- Read more than 4096 bytes per wake-up (PEERS.md: 16 KiB x 8 in flight 2.8 -> 12.4 MB/s).
+-- Read more than 4096 bytes per wake-up (docs/peers.md#prosody: 16 KiB x 8 in flight 2.8 -> 12.4 MB/s).
 network_default_read_size = tonumber(os.getenv("PROSODY_READ_SIZE") or "262144")
 
 -- PROSODY_EXTRA_PLUGIN_DIR / PROSODY_EXTRA_MODULES: a suite's own modules (e.g. tools/attack-suite's

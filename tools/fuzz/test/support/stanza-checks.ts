@@ -1,5 +1,5 @@
 /**
- * What a well-formed reply looks like (RFC 6120 §8.3.2, PROTOCOLS.md §2.2): an error
+ * What a well-formed reply looks like (RFC 6120 §8.3.2): an error
  * stanza carries exactly one `<error/>` in the stanza's namespace, with a `type` of
  * auth/cancel/continue/modify/wait, exactly one defined condition in
  * `urn:ietf:params:xml:ns:xmpp-stanzas`, at most one `<text/>` per `xml:lang`, at most one

@@ -5,7 +5,7 @@
  * peer whose answers the case chooses. Everything a link sends is re-parsed and
  * recorded; everything the router delivers is recorded; `check()` then says whether
  * every IQ get/set got exactly one reply, no result or error got one, and every error
- * is well-formed (RFC 6120 §8.2.3, §8.3; PROTOCOLS.md §2).
+ * is well-formed (RFC 6120 §8.2.3, §8.3).
  *
  * Key generation is the slow part, so identities and TLS engines are made once per
  * test file and shared by every world.
