@@ -10,6 +10,7 @@ import { createXtls } from "@xtls/client";
 import { fromXmppClient, NS, xml } from "@xtls/core";
 import { FileTransferError } from "@xtls/file-transfer";
 import { buildJingle, SessionTerminatedError } from "@xtls/jingle";
+import { requestPubkeys } from "@xtls/pubkey";
 import { connectXmppClient, deadlines, prosody } from "@xtls/test-servers";
 import { formatFingerprint } from "@xtls/tls";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -295,6 +296,33 @@ describe("strangers (any other account) and --yes", () => {
           await m.close();
           trap.server.close();
         }
+      }
+    },
+    deadlines.commandsTestMs,
+  );
+
+  it(
+    "chat --yes answers XEP-0189 <pubkeys/> and XEP-0199 ping inside the end-to-end stream (they got service-unavailable before)",
+    async () => {
+      await verifiedPair("pk");
+      const juliet = start(["chat", ...account("juliet", "pk"), "--yes", "--json"]);
+      await waitFor(juliet, "waiting for a chat as");
+      // Romeo's own identity (the CLI's --dir layout), through the facade.
+      const xmpp = await connectXmppClient({ username: "romeo", domain: "montague.lit" });
+      const romeo = await createXtls(xmpp, { dir: join(dir, "pk-romeo") });
+      try {
+        const chat = await romeo.openChat("juliet@capulet.lit/balcony-pk");
+        const presented = chat.peerIdentity!.fingerprint;
+        const keys = await requestPubkeys(chat.stream, presented);
+        expect(keys.devices).toHaveLength(1);
+        const pong = await chat.stream.request(xml("iq", { type: "get" }, xml("ping", { xmlns: NS.PING })));
+        expect(pong.attrs.type).toBe("result");
+        await chat.close();
+        expect(await juliet.done, juliet.seen()).toBe(0);
+      } finally {
+        if (juliet.child.exitCode === null) juliet.child.kill("SIGTERM");
+        await romeo.close();
+        await xmpp.stop();
       }
     },
     deadlines.commandsTestMs,

@@ -8,7 +8,17 @@
  */
 import { EventEmitter } from "node:events";
 import { join } from "node:path";
-import { bareJid, fromXmppClient, queryDiscoInfo, type XmppJsClient, type XmppLink } from "@xtls/core";
+import {
+  bareJid,
+  fromXmppClient,
+  type IqHandler,
+  type IqType,
+  NS,
+  queryDiscoInfo,
+  type Unsubscribe,
+  type XmppJsClient,
+  type XmppLink,
+} from "@xtls/core";
 import {
   FileTransferApplication,
   FileTransferService,
@@ -27,6 +37,7 @@ import {
   type TransportMethod,
 } from "@xtls/jingle";
 import { supportsXtls, XtlsSecurity, type XtlsSecurityOptions } from "@xtls/jingle-xtls";
+import { type ServePubkeysOptions, servePubkeys } from "@xtls/pubkey";
 import {
   type CandidatePolicy,
   S5bTransport,
@@ -42,7 +53,7 @@ import {
   NodeTlsEngine,
   type TrustStore,
 } from "@xtls/tls";
-import { XmlStreamApplication, XmlStreamSession } from "@xtls/xmlstream";
+import { type XmlStream, XmlStreamApplication, XmlStreamSession } from "@xtls/xmlstream";
 import { Chat } from "./chat.js";
 
 export interface XtlsOptions {
@@ -59,6 +70,11 @@ export interface XtlsOptions {
   readonly askPassword?: XtlsSecurityOptions["askPassword"];
   /** First contact by comparing a short code (enables `sas`). */
   readonly confirmSas?: XtlsSecurityOptions["confirmSas"];
+  /**
+   * The user certificate (XEP-0189, `@xtls/pubkey`) that signed our identity: served with
+   * our device certificate when a peer asks for `<pubkeys/>` inside an end-to-end stream.
+   */
+  readonly userCertificate?: ServePubkeysOptions["userCertificate"];
   /** Trust on first use, like ssh (off by default: it trusts a man in the middle too). */
   readonly tofu?: boolean;
   /**
@@ -156,6 +172,10 @@ export class Xtls extends EventEmitter<XtlsEvents> {
   /** Encrypted file transfer (XEP-0234); `sendFile` and the `file` event use it. */
   readonly files: FileTransferService;
   readonly #options: XtlsOptions;
+  /** IQ handlers for every end-to-end XML stream ({@link handle}). */
+  readonly #innerHandlers = new Set<{ type: IqType; ns: string; name: string; handler: IqHandler }>();
+  /** The end-to-end XML streams open now, each with the unsubscribes of its handlers. */
+  readonly #streams = new Map<XmlStream, Map<object, Unsubscribe>>();
 
   constructor(link: XmppLink, identity: Identity, trustStore: TrustStore, options: XtlsOptions = {}) {
     super();
@@ -253,7 +273,7 @@ export class Xtls extends EventEmitter<XtlsEvents> {
    * rejects with a SessionTerminatedError saying why not.
    */
   async openChat(peer: string, options: OpenChatOptions = {}): Promise<Chat> {
-    const app = new XmlStreamSession();
+    const app = this.#xmlStreamSession();
     const session = this.jingle.initiate(peer, {
       application: app,
       transports: this.transports,
@@ -263,6 +283,48 @@ export class Xtls extends EventEmitter<XtlsEvents> {
     options.onSession?.(session);
     const stream = await Promise.race([app.stream, session.done.then(() => app.stream)]);
     return new Chat(stream, session);
+  }
+
+  /**
+   * Answers IQs of `type` with payload `<name xmlns=ns/>` inside every end-to-end XML
+   * stream — the chats open now and those opened later. Registered before a chat opens,
+   * it also answers an IQ that arrives right behind the peer's stream header. The IQ's
+   * `from` is the peer as TLS authenticated it. Built in: XEP-0199 ping and XEP-0189
+   * `<pubkeys/>` (our certificate, and `userCertificate` if given).
+   */
+  handle(type: IqType, ns: string, name: string, handler: IqHandler): Unsubscribe {
+    const registration = { type, ns, name, handler };
+    this.#innerHandlers.add(registration);
+    for (const [stream, installed] of this.#streams) {
+      installed.set(registration, stream.handle(type, ns, name, handler));
+    }
+    return () => {
+      this.#innerHandlers.delete(registration);
+      for (const installed of this.#streams.values()) {
+        installed.get(registration)?.();
+        installed.delete(registration);
+      }
+    };
+  }
+
+  // Every end-to-end stream gets its handlers before the peer's first byte is read
+  // (XmlStreamOptions.setup): the built-in ones, then those registered with handle().
+  #xmlStreamSession(): XmlStreamSession {
+    return new XmlStreamSession({
+      setup: (stream) => {
+        const installed = new Map<object, Unsubscribe>();
+        this.#streams.set(stream, installed);
+        stream.once("close", () => this.#streams.delete(stream));
+        stream.handle("get", NS.PING, "ping", () => undefined);
+        stream.disco.addFeature(NS.PING);
+        servePubkeys(stream, {
+          identity: this.identity,
+          ...(this.#options.userCertificate ? { userCertificate: this.#options.userCertificate } : {}),
+        });
+        stream.disco.addFeature(NS.PUBKEY);
+        for (const r of this.#innerHandlers) installed.set(r, stream.handle(r.type, r.ns, r.name, r.handler));
+      },
+    });
   }
 
   /** A security offering certificates and this one first-contact method. */
@@ -296,7 +358,7 @@ export class Xtls extends EventEmitter<XtlsEvents> {
         accept: async () => {
           if (answered) throw new Error("this chat was already answered");
           answered = true;
-          const app = new XmlStreamSession();
+          const app = this.#xmlStreamSession();
           await incoming.session.accept({ application: app });
           return new Chat(await app.stream, incoming.session);
         },

@@ -4,9 +4,10 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { type AddressInfo, createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type Element, LocalRouter, NS } from "@xtls/core";
+import { type Element, LocalRouter, NS, queryDiscoInfo, type StanzaError, xml } from "@xtls/core";
 import { SessionTerminatedError } from "@xtls/jingle";
-import { MethodDowngradeError, TooManyAttemptsError } from "@xtls/tls";
+import { requestPubkeys } from "@xtls/pubkey";
+import { fingerprintOf, MethodDowngradeError, TooManyAttemptsError } from "@xtls/tls";
 import { afterEach, describe, expect, it } from "vitest";
 import { createXtls, type Xtls } from "../src/index.js";
 
@@ -73,6 +74,54 @@ describe("@xtls/client on the embedded router", () => {
     const error = await romeo.openChat(JULIET).catch((e: unknown) => e);
     expect((error as SessionTerminatedError).reason.condition).toBe("security-error");
     expect(await romeo.trustStore.entries(JULIET)).toEqual([]);
+  });
+});
+
+describe("inside every end-to-end stream: XEP-0199 ping, XEP-0189 pubkeys and the application's IQ handlers", () => {
+  it("answers ping and <pubkeys/> (our certificate, the one TLS presented) by default, and a handler registered on the facade before the chat answers an IQ sent right behind the stream header", async () => {
+    const [romeo, juliet] = await pair();
+    await romeo.trustStore.pin(JULIET, juliet.fingerprint, { method: "manual" });
+    await juliet.trustStore.pin(ROMEO, romeo.fingerprint, { method: "manual" });
+    const asked: string[] = [];
+    juliet.handle("get", "urn:example:balcony", "query", (iq) => {
+      asked.push(iq.from);
+      return xml("query", { xmlns: "urn:example:balcony" }, "here");
+    });
+    juliet.on("chat", (incoming) => void incoming.accept());
+    // Romeo's stream resolves on Juliet's header; his IQ follows at once, while Juliet's
+    // accept() may not have resolved yet — her handler must already be there.
+    const chat = await romeo.openChat(JULIET);
+    const answer = await chat.stream.request(
+      xml("iq", { type: "get" }, xml("query", { xmlns: "urn:example:balcony" })),
+    );
+    expect(answer.getChildText("query", "urn:example:balcony")).toBe("here");
+    expect(asked).toEqual([ROMEO]);
+    const pong = await chat.stream.request(xml("iq", { type: "get" }, xml("ping", { xmlns: NS.PING })));
+    expect(pong.attrs.type).toBe("result");
+    const keys = await requestPubkeys(chat.stream, juliet.fingerprint);
+    expect(keys.devices.map((d) => fingerprintOf(d.raw))).toEqual([juliet.fingerprint]);
+    const features = (await queryDiscoInfo(chat.stream, JULIET)).features;
+    expect(features).toEqual(expect.arrayContaining([NS.PING, NS.PUBKEY]));
+    await chat.close();
+  });
+
+  it("a handler registered while a chat is open applies to it; unsubscribed, the IQ gets service-unavailable", async () => {
+    const [romeo, juliet] = await pair();
+    await romeo.trustStore.pin(JULIET, juliet.fingerprint, { method: "manual" });
+    await juliet.trustStore.pin(ROMEO, romeo.fingerprint, { method: "manual" });
+    const hers = new Promise<Awaited<ReturnType<Xtls["openChat"]>>>((resolve) =>
+      juliet.on("chat", (incoming) => void incoming.accept().then(resolve)),
+    );
+    const chat = await romeo.openChat(JULIET);
+    await hers;
+    const ask = () =>
+      chat.stream.request(xml("iq", { type: "get" }, xml("query", { xmlns: "urn:example:late" })));
+    const off = juliet.handle("get", "urn:example:late", "query", () => undefined);
+    expect((await ask()).attrs.type).toBe("result");
+    off();
+    const refused = await ask().catch((e: unknown) => e);
+    expect((refused as StanzaError).condition).toBe("service-unavailable");
+    await chat.close();
   });
 });
 

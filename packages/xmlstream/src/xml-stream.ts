@@ -76,6 +76,13 @@ export interface XmlStreamOptions {
   readonly queueLimit?: number;
   /** What we answer disco#info queries inside the stream with. */
   readonly identity?: DiscoIdentity;
+  /**
+   * Called once with the new stream, before any byte of the peer is read: register IQ
+   * handlers and disco features here, so that an IQ arriving right behind the peer's
+   * stream header (before `openXmlStream` resolves) is answered by them rather than with
+   * `service-unavailable`.
+   */
+  readonly setup?: (stream: XmlStream) => void;
 }
 
 export interface XmlStreamEvents {
@@ -198,6 +205,7 @@ export class XmlStream extends EventEmitter<XmlStreamEvents> implements XmppLink
     this.#parser.on("end", () => this.#onPeerClose());
     this.#parser.on("error", (error) => this.#onParseError(error));
 
+    options.setup?.(this);
     duplex.on("data", (chunk: Buffer | string) => this.#onData(chunk));
     duplex.on("end", () => this.#onInputEnd());
     duplex.on("error", (error) => this.#release(error));

@@ -3,7 +3,18 @@
 import { xml } from "@xtls/core";
 import { describe, expect, it } from "vitest";
 import { StreamTruncatedError } from "../src/index.js";
-import { eventually, initiatingTo, JULIET, openPair, outcome, respondingTo, stanzasOf } from "./helpers.js";
+import {
+  eventually,
+  initiatingTo,
+  JULIET,
+  openPair,
+  outcome,
+  ROMEO,
+  respondingTo,
+  STREAM_OPEN,
+  stanzasOf,
+  withRawPeer,
+} from "./helpers.js";
 
 const settle = () => new Promise((r) => setImmediate(r));
 const messages = (n: number, from = 0) =>
@@ -86,6 +97,31 @@ describe("the 'stanza' event", () => {
       from: JULIET,
     });
     expect(reply?.getChild("error")?.getChild("service-unavailable")).toBeDefined();
+  });
+});
+
+describe("handlers registered in setup", () => {
+  // An IQ pipelined in the same chunk as the peer's stream header is read before
+  // openXmlStream() resolves: only handlers registered in `setup` can answer it.
+  it("answer an IQ that arrives in the same chunk as the peer's stream header; one registered after opening is too late", async () => {
+    for (const when of ["setup", "after-open"] as const) {
+      const answer = () => xml("query", { xmlns: "urn:example:early" });
+      const setup = withRawPeer({
+        role: "responder",
+        ...(when === "setup"
+          ? { setup: (s) => void s.handle("get", "urn:example:early", "query", answer) }
+          : {}),
+      });
+      await setup.peer.write(
+        `${STREAM_OPEN} from='${ROMEO}' to='${JULIET}'><iq type='get' id='e1'><query xmlns='urn:example:early'/></iq>`,
+      );
+      const stream = await setup.opening;
+      if (when === "after-open") stream.handle("get", "urn:example:early", "query", answer);
+      await setup.peer.until((p) => p.elements.some((e) => e.attrs.id === "e1"));
+      const reply = setup.peer.elements.find((e) => e.attrs.id === "e1")!;
+      expect(reply.attrs.type).toBe(when === "setup" ? "result" : "error");
+      stream.destroy();
+    }
   });
 });
 
