@@ -329,6 +329,59 @@ describe("strangers (any other account) and --yes", () => {
   );
 
   it(
+    "receive --yes: a verified contact's secure channel cut off mid-file (no close_notify) is one line, not an alarm; the next file ends it with exit 0",
+    async () => {
+      await verifiedPair("cut");
+      const inbox = join(dir, "inbox-cut");
+      const receiver = start(["receive", ...account("juliet", "cut"), "--into", inbox, "--yes", "--json"]);
+      await waitFor(receiver, "waiting for files as");
+      const xmpp = await connectXmppClient({ username: "romeo", domain: "montague.lit" });
+      const romeo = await createXtls(xmpp, { dir: join(dir, "cut-romeo") });
+      try {
+        // The first 64 KiB go out; then the source waits, and the channel under the
+        // transfer is torn down without a TLS close_notify (as a dying sender, or someone
+        // cutting the connection, would leave it): Juliet sees a truncated channel.
+        let cut!: () => void;
+        const held = new Promise<void>((resolve) => {
+          cut = resolve;
+        });
+        const source = Readable.from(
+          (async function* () {
+            yield Buffer.alloc(64 * 1024, 0x61);
+            await held;
+          })(),
+        );
+        const transfer = await romeo.sendFile("juliet@capulet.lit/balcony-cut", source, {
+          name: "cut.txt",
+          size: 1024 * 1024,
+        });
+        await new Promise<void>((resolve) => transfer.once("progress", () => resolve()));
+        // Romeo's connection to the server goes first, so no session-terminate tells
+        // Juliet why; then his end of the SOCKS5 connection.
+        await xmpp.disconnect();
+        transfer.session!.secured!.destroy();
+        cut();
+        await transfer.done.catch(() => {});
+        await waitFor(receiver, "xtls receive: cut.txt from romeo@montague.lit/");
+      } finally {
+        await romeo.close().catch(() => {});
+        await xmpp.stop().catch(() => {});
+      }
+      const file = join(dir, "after-cut.txt");
+      await writeFile(file, "O, swear not by the moon, th' inconstant moon\n");
+      const sender = start(
+        ["send", file, "--to", "juliet@capulet.lit/balcony-cut", ...account("romeo", "cut")],
+        {},
+        "",
+      );
+      expect(await sender.done, `${sender.seen()}\n${receiver.seen()}`).toBe(0);
+      expect(await receiver.done, receiver.seen()).toBe(0);
+      expect(await readdir(inbox)).toEqual(["after-cut.txt"]);
+    },
+    deadlines.commandsTestMs,
+  );
+
+  it(
     "receive --yes: a verified contact's transfer that breaks mid-way is one line and not counted; the next file ends it with exit 0",
     async () => {
       await verifiedPair("x");
@@ -364,7 +417,8 @@ describe("strangers (any other account) and --yes", () => {
         {},
         "",
       );
-      expect(await sender.done, sender.seen()).toBe(0);
+      // On failure, both sides' output: the receiver may have ended before the send.
+      expect(await sender.done, `${sender.seen()}\n${receiver.seen()}`).toBe(0);
       expect(await receiver.done, receiver.seen()).toBe(0);
       expect(await readdir(inbox)).toEqual(["whole.txt"]);
     },

@@ -5,7 +5,9 @@ import {
   formatFingerprint,
   MethodDowngradeError,
   SecurityError,
+  TlsChannelError,
   TooManyAttemptsError,
+  TruncationError,
 } from "@xtls/tls";
 import { ConnectionError, EXIT, UsageError } from "../account.js";
 
@@ -36,6 +38,20 @@ export function exitCodeOf(error: unknown): number {
   )
     return EXIT.declined;
   return EXIT.failed;
+}
+
+/**
+ * Whether an accepted session's failure is the alarm that ends `receive --count 0`: who
+ * the peer is was in question — a changed key, a wrong password or code, a downgrade, a
+ * lockout, a certificate that could not be verified. A secure channel that broke in
+ * transit (cut off without close_notify, or a record that failed its MAC) is not: nothing
+ * of it was kept, it is reported on one line and the loop goes on — the same as a
+ * transport that broke, which it usually is (a sender that went away mid-file).
+ */
+export function isVerificationAlarm(error: unknown): boolean {
+  if (exitCodeOf(error) !== EXIT.security) return false;
+  if (findCause(error, CertificateChangedError) || findCause(error, MethodDowngradeError)) return true;
+  return !findCause(error, TruncationError) && !findCause(error, TlsChannelError);
 }
 
 /** The first error of class `type` in `error`'s cause chain (itself included). */

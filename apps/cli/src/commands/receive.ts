@@ -15,7 +15,7 @@ import {
   UsageError,
 } from "../account.js";
 import { formatBytes, ProgressBar } from "../progress.js";
-import { describeError, exitCodeOf, logRefusals } from "./common.js";
+import { describeError, isVerificationAlarm, logRefusals } from "./common.js";
 import type { CommandIo } from "./io.js";
 import {
   acceptsWithoutAsking,
@@ -133,15 +133,16 @@ export async function receiveCommand(argv: readonly string[], io: CommandIo): Pr
             received++;
           } catch (error) {
             // A failed offer does not end the loop (only successes are counted): a peer
-            // that cancels or a transfer that breaks is one line. A security failure does
-            // end it, with exit 3: strangers were declined above, so a wrong password, a
-            // changed key, a downgrade or a lockout comes from the contact we accepted or
-            // from someone in the middle — an alarm for the user, not a line to scroll
-            // past. A lost connection is reported once, by the command.
+            // that cancels or a transfer that breaks (a secure channel cut off in transit
+            // included) is one line. A verification failure does end it, with exit 3:
+            // strangers were declined above, so a wrong password, a changed key, a
+            // downgrade or a lockout comes from the contact we accepted or from someone in
+            // the middle — an alarm for the user, not a line to scroll past. A lost
+            // connection is reported once, by the command.
             const why = await explain(error);
             if (!(why instanceof ConnectionError))
               io.stderr.write(`xtls receive: ${offer.name} from ${offer.peer}: ${describeError(why)}\n`);
-            if (exitCodeOf(why) === EXIT.security) alarm = why;
+            if (isVerificationAlarm(why)) alarm = why;
           }
           if ((count > 0 && received >= count) || alarm) resolve();
         };
