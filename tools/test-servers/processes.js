@@ -69,7 +69,7 @@ export function startCommand(command, args, { env, cwd, stdin, label } = {}) {
       const timer = setTimeout(() => {
         reject(new Error(`did not exit within ${ms} ms${seen()}`));
       }, ms);
-      done.then((code) => {
+      void done.then((code) => {
         clearTimeout(timer);
         resolve(code);
       });

@@ -216,7 +216,7 @@ describe("sessions are keyed by (peer full JID, sid), never by sid alone", () =>
   it("after a bytestream is closed, data for its sid → item-not-found", async () => {
     const { romeo, juliet, romeoLink } = scene();
     const { ours, theirs } = await openPair(romeo, juliet, { sid: "done" });
-    readAll(theirs);
+    void readAll(theirs);
     await ours.close();
     const late = await refusal(
       romeoLink.request(

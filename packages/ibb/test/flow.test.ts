@@ -54,7 +54,7 @@ describe("closing (XEP-0047 §2.3)", () => {
   it("after the peer's close, our end() sends no <close/> of its own and finishes cleanly", async () => {
     const { romeo, juliet, wire } = scene();
     const { ours, theirs } = await openPair(romeo, juliet);
-    readAll(ours);
+    void readAll(ours);
     await theirs.close();
     await ours.close();
     expect(sent(wire, ROMEO, "close")).toEqual([]);
@@ -63,7 +63,7 @@ describe("closing (XEP-0047 §2.3)", () => {
   it("a write after the peer's close was answered fails with IbbClosedError", async () => {
     const { romeo, juliet } = scene();
     const { ours, theirs } = await openPair(romeo, juliet);
-    readAll(ours);
+    void readAll(ours);
     await theirs.close();
     const failed = outcome(ours);
     ours.write(Buffer.from("too late"));
@@ -168,7 +168,7 @@ describe("backpressure: a reader that does not read holds the sender back", () =
       ours.write(Buffer.alloc(10), (e) => (e ? reject(e) : resolve())),
     );
     let smallDone = false;
-    small.then(() => {
+    void small.then(() => {
       smallDone = true;
     });
     await tick(20);

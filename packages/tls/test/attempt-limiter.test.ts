@@ -20,20 +20,20 @@ function limiter(options: { freeAttempts?: number; baseDelayMs?: number; maxDela
 describe("AttemptLimiter: password attempts per bare JID", () => {
   it("allows the free attempts, then waits base, 2×base, 4×base… up to the maximum", () => {
     const { l, advance } = limiter({ freeAttempts: 2, baseDelayMs: 1000, maxDelayMs: 5000 });
-    l.begin("romeo@montague.lit/orchard").failed();
+    void l.begin("romeo@montague.lit/orchard").failed();
     expect(l.retryAfterMs("romeo@montague.lit")).toBe(0);
-    l.begin("romeo@montague.lit/other-device").failed(); // same bare JID
+    void l.begin("romeo@montague.lit/other-device").failed(); // same bare JID
     expect(l.failures("romeo@montague.lit")).toBe(2);
     expect(l.retryAfterMs("romeo@montague.lit")).toBe(1000);
     expect(() => l.begin("romeo@montague.lit/orchard")).toThrow(TooManyAttemptsError);
     advance(1000);
-    l.begin("romeo@montague.lit").failed();
+    void l.begin("romeo@montague.lit").failed();
     expect(l.retryAfterMs("romeo@montague.lit")).toBe(2000);
     advance(2000);
-    l.begin("romeo@montague.lit").failed();
+    void l.begin("romeo@montague.lit").failed();
     expect(l.retryAfterMs("romeo@montague.lit")).toBe(4000);
     advance(4000);
-    l.begin("romeo@montague.lit").failed();
+    void l.begin("romeo@montague.lit").failed();
     expect(l.retryAfterMs("romeo@montague.lit")).toBe(5000); // capped
     // Other peers are not affected.
     expect(l.retryAfterMs("juliet@capulet.lit")).toBe(0);
@@ -41,13 +41,13 @@ describe("AttemptLimiter: password attempts per bare JID", () => {
 
   it("a success clears the count; an abandoned attempt (password never tested) is not counted", () => {
     const { l, advance } = limiter({ freeAttempts: 1, baseDelayMs: 1000 });
-    l.begin("tybalt@capulet.lit").abandoned();
+    void l.begin("tybalt@capulet.lit").abandoned();
     expect(l.failures("tybalt@capulet.lit")).toBe(0);
-    l.begin("tybalt@capulet.lit").failed();
+    void l.begin("tybalt@capulet.lit").failed();
     advance(1000);
     const attempt = l.begin("tybalt@capulet.lit");
-    attempt.succeeded();
-    attempt.failed(); // settled already: ignored
+    void attempt.succeeded();
+    void attempt.failed(); // settled already: ignored
     expect(l.failures("tybalt@capulet.lit")).toBe(0);
     expect(l.retryAfterMs("tybalt@capulet.lit")).toBe(0);
   });
@@ -56,13 +56,13 @@ describe("AttemptLimiter: password attempts per bare JID", () => {
     const { l } = limiter();
     const first = l.begin("mercutio@verona.lit/a");
     expect(() => l.begin("mercutio@verona.lit/b")).toThrow(/still running/);
-    first.abandoned();
+    void first.abandoned();
     expect(() => l.begin("mercutio@verona.lit/b").abandoned()).not.toThrow();
   });
 
   it("tells how long to wait, without any password in the message", () => {
     const { l } = limiter({ freeAttempts: 1, baseDelayMs: 90_000 });
-    l.begin("romeo@montague.lit").failed();
+    void l.begin("romeo@montague.lit").failed();
     let error: unknown;
     try {
       l.begin("romeo@montague.lit");
@@ -77,11 +77,11 @@ describe("AttemptLimiter: password attempts per bare JID", () => {
   it("forgets old failures and can be reset", () => {
     let now = 0;
     const l = new AttemptLimiter({ freeAttempts: 1, now: () => now, forgetAfterMs: 10_000 });
-    l.begin("romeo@montague.lit").failed();
+    void l.begin("romeo@montague.lit").failed();
     expect(l.failures("romeo@montague.lit")).toBe(1);
     now += 10_001;
     expect(l.failures("romeo@montague.lit")).toBe(0);
-    l.begin("romeo@montague.lit").failed();
+    void l.begin("romeo@montague.lit").failed();
     l.reset("romeo@montague.lit");
     expect(l.retryAfterMs("romeo@montague.lit")).toBe(0);
   });

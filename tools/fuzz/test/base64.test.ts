@@ -39,7 +39,7 @@ const almostBase64 = fc.oneof(
 
 describe("strict Base64", () => {
   it("round-trips every byte string, as one line of canonical Base64", () => {
-    fc.assert(
+    void fc.assert(
       fc.property(fc.uint8Array({ maxLength: 300 }), (bytes) => {
         const text = encodeBase64(bytes);
         expect(text).toMatch(CANONICAL);
@@ -50,7 +50,7 @@ describe("strict Base64", () => {
   });
 
   it("accepts exactly the padded alphabet in groups of four, never what Buffer.from repairs", () => {
-    fc.assert(
+    void fc.assert(
       fc.property(almostBase64, (text) => {
         const compact = strip(text);
         let decoded: Buffer | undefined;
@@ -71,7 +71,7 @@ describe("strict Base64", () => {
   // "QUJ=" decoded (to "A" and "AB") although they are not the encoding of anything
   // (RFC 4648 §3.5): one payload had several accepted spellings.
   it("accepts only canonical Base64: what it decodes re-encodes to the same text", () => {
-    fc.assert(
+    void fc.assert(
       fc.property(almostBase64, (text) => {
         const compact = strip(text);
         let decoded: Buffer | undefined;
@@ -86,7 +86,7 @@ describe("strict Base64", () => {
   });
 
   it("rejects any XML whitespace when told to, and honours maxBytes exactly", () => {
-    fc.assert(
+    void fc.assert(
       fc.property(almostBase64, fc.nat(24), (text, maxBytes) => {
         let strict: Buffer | undefined;
         try {

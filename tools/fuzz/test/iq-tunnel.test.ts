@@ -37,7 +37,7 @@ describe("Mode Q handlers", () => {
           const policy = { ...DEFAULT_POLICY, modeq: accept };
           await fuzzCase({ romeo: policy, juliet: policy }, async (world) => {
             if (state === "responder") world.startModeQAtJuliet();
-            if (state === "initiator") world.openModeQ(MALLORY);
+            if (state === "initiator") void world.openModeQ(MALLORY);
             await world.settle();
             await world.play(stanzas, burst);
           });

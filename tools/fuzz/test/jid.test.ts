@@ -101,7 +101,7 @@ function idempotent(input: string): void {
 
 describe("JIDs", () => {
   it("tryParseJid never throws, and parseJid throws only JidError", () => {
-    fc.assert(
+    void fc.assert(
       fc.property(fc.oneof(jidLike, fc.string({ unit: "binary" })), (input) => {
         expect(() => tryParseJid(input)).not.toThrow();
         try {
@@ -119,11 +119,11 @@ describe("JIDs", () => {
   // form is "a@b", and ".." parsed to "." which does not parse at all. Minimal
   // counterexample: "..". Now a domainpart with an empty label is refused.
   it("normalisation is idempotent and the normal form parses to itself", () => {
-    fc.assert(fc.property(fc.oneof(jidLike, validJid), idempotent), fuzzParams(SHARE.jid));
+    void fc.assert(fc.property(fc.oneof(jidLike, validJid), idempotent), fuzzParams(SHARE.jid));
   });
 
   it("a parsed JID keeps RFC 7622's limits: no empty or over-long part, no forbidden character", () => {
-    fc.assert(
+    void fc.assert(
       fc.property(jidLike, (input) => {
         const jid = tryParseJid(input);
         if (!jid) return;
@@ -142,7 +142,7 @@ describe("JIDs", () => {
   });
 
   it("compareJids is i;octet over the normal forms: a total, antisymmetric, transitive order", () => {
-    fc.assert(
+    void fc.assert(
       fc.property(validJid, validJid, validJid, (a, b, c) => {
         const ab = Math.sign(compareJids(a, b));
         expect(Math.sign(compareJids(b, a))).toBe(ab === 0 ? 0 : -ab);
@@ -159,7 +159,7 @@ describe("JIDs", () => {
   });
 
   it("compareOctets sorts by UTF-8 bytes, never by UTF-16 code units", () => {
-    fc.assert(
+    void fc.assert(
       fc.property(
         fc.string({ unit: "grapheme", maxLength: 6 }),
         fc.string({ unit: "grapheme", maxLength: 6 }),

@@ -162,7 +162,7 @@ const almostWellFormed: fc.Arbitrary<string> = fc
 
 describe("StanzaStreamParser", () => {
   it("gives the same stanzas for every split of a valid stream, and the stanzas meant", () => {
-    fc.assert(
+    void fc.assert(
       fc.property(docStream, splits, (doc, at) => {
         const text = doc.parts.join("");
         const whole = parse([utf8(text)]);
@@ -179,7 +179,7 @@ describe("StanzaStreamParser", () => {
   });
 
   it("reads a real stream (header, stanzas, </stream:stream>) the same in any split", () => {
-    fc.assert(
+    void fc.assert(
       fc.property(docStream, splits, (doc, at) => {
         const text = `${header}${doc.parts.join("")}</stream:stream>`;
         const p = parse(splitBytes(utf8(text), at), { primed: false });
@@ -194,7 +194,7 @@ describe("StanzaStreamParser", () => {
   });
 
   it("fails cleanly on a comment, PI, DTD or bad reference between tags, and delivers nothing after it", () => {
-    fc.assert(
+    void fc.assert(
       fc.property(docStream, fc.nat(), fc.constantFrom(...FORBIDDEN), splits, (doc, where, bad, at) => {
         // Between stanzas, between tags, next to text or CDATA; inside a tag, see the
         // well-formedness property below.
@@ -216,7 +216,7 @@ describe("StanzaStreamParser", () => {
   });
 
   it("ends with policy-violation past the depth and size limits, never with a crash", () => {
-    fc.assert(
+    void fc.assert(
       fc.property(
         fc.integer({ min: 1, max: 100 }),
         fc.integer({ min: 0, max: 6000 }),
@@ -241,7 +241,7 @@ describe("StanzaStreamParser", () => {
   });
 
   it("never throws and never delivers a stanza after an error, on garbage bytes and mutated streams", () => {
-    fc.assert(
+    void fc.assert(
       fc.property(garbage, fc.boolean(), (chunks, primed) => {
         noTrouble(parse(chunks, { primed }), { lateHeader: true });
       }),
@@ -259,7 +259,7 @@ describe("StanzaStreamParser", () => {
       .map(([junk, doc, at]) =>
         splitBytes(Buffer.concat([Buffer.from(junk), utf8(header + doc.parts.join(""))]), at),
       );
-    fc.assert(
+    void fc.assert(
       fc.property(fc.oneof(garbage, junkThenStream), (chunks) => {
         noTrouble(parse(chunks, { primed: false }));
         noTrouble(parse(chunks, { primed: true }));
@@ -269,7 +269,7 @@ describe("StanzaStreamParser", () => {
   });
 
   it("reports a stanza cut short between tags as an error at the end", () => {
-    fc.assert(
+    void fc.assert(
       fc.property(docStream, fc.nat(), (doc, where) => {
         const i = doc.outsideTags[where % doc.outsideTags.length]!;
         const prefix = doc.parts.slice(0, i).join("");
@@ -291,7 +291,7 @@ describe("StanzaStreamParser", () => {
   // "<message/>&#x110000;" then end() (an illegal character reference, never read). Both
   // ended cleanly.
   it("never takes a stanza cut short anywhere for a clean end", () => {
-    fc.assert(
+    void fc.assert(
       fc.property(docStream, fc.nat(), fc.nat(), (doc, which, cut) => {
         const bytes = utf8(doc.parts.join(""));
         const [start, end] = doc.spans[which % doc.spans.length]!;
@@ -311,7 +311,7 @@ describe("StanzaStreamParser", () => {
   // other flaws ltx let through once that one was gone: unbound prefixes, duplicate
   // attributes, an attribute without a value.
   it("accepts nothing that a conforming XML parser rejects (saxes as the reference)", () => {
-    fc.assert(
+    void fc.assert(
       fc.property(almostWellFormed, (body) => {
         const p = parse([utf8(body)]);
         noTrouble(p);
