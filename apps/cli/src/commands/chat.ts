@@ -12,6 +12,9 @@ import {
   connect,
   EXIT,
   resolveAccount,
+  TRANSPORT_HELP,
+  TRANSPORT_OPTION,
+  transportOf,
 } from "../account.js";
 import { logRefusals } from "./common.js";
 import type { CommandIo } from "./io.js";
@@ -35,6 +38,7 @@ export const CHAT_HELP = `xtls chat [JID] — chat end to end encrypted (an XML 
   --ask-otp                              ask the one-time password for first contacts once, at
                                          the start (hidden on a terminal, else stdin's first line)
   --json                                 one JSON line per message received
+${TRANSPORT_HELP}
 
 Type a line to send it; /quit or end of input closes the chat.
 
@@ -49,6 +53,7 @@ export async function chatCommand(argv: readonly string[], io: CommandIo): Promi
     options: {
       ...ACCOUNT_OPTIONS,
       ...ACCEPT_NEW_KEY_OPTION,
+      ...TRANSPORT_OPTION,
       yes: { type: "boolean" },
       "ask-otp": { type: "boolean" },
       from: { type: "string" },
@@ -62,17 +67,19 @@ export async function chatCommand(argv: readonly string[], io: CommandIo): Promi
     return EXIT.ok;
   }
   const peer = positionals[0] === undefined ? undefined : checkPeer(positionals[0], "the chat's JID");
+  const transport = transportOf(values, io.env);
   const account = resolveAccount(values, io.env, true);
   const otp = await oneTimePasswordUpFront(values["ask-otp"] === true, io);
   const from = firstContactFrom(values.from, otp, values.yes === true);
   const { xtls, close, lost, explain } = await connect(account, io.prompter, io.style, io.stderr, io.env, {
     otp,
     acceptNewKey: acceptNewKeyOf(values),
+    ibbOnly: transport === "ibb",
   });
   logRefusals(xtls, io.stderr, "chat");
   try {
     let chat: Chat;
-    if (peer) chat = await Promise.race([xtls.openChat(peer), lost]);
+    if (peer) chat = await Promise.race([xtls.openChat(peer, { transport }), lost]);
     else {
       io.stderr.write(`waiting for a chat as ${xtls.link.jid}\n`);
       let answered = false;
@@ -113,7 +120,7 @@ export async function chatCommand(argv: readonly string[], io: CommandIo): Promi
     }
     const who = chat.peerIdentity;
     io.stderr.write(
-      `${io.style.green("encrypted")} chat with ${chat.peer} — ${chat.tls?.protocol} ${chat.tls?.cipher}\n` +
+      `${io.style.green("encrypted")} chat with ${chat.peer} — ${chat.tls?.protocol} ${chat.tls?.cipher} over ${transportLabel(chat.session.transportNamespace)}\n` +
         (who ? `  their certificate ${formatFingerprint(who.fingerprint)} (${who.trust.source})\n` : ""),
     );
     chat.on("message", (m) => {
@@ -146,4 +153,11 @@ export async function chatCommand(argv: readonly string[], io: CommandIo): Promi
     io.prompter.close();
     await close();
   }
+}
+
+/** The transport in words, for the line that opens a chat. */
+export function transportLabel(namespace: string): string {
+  if (namespace.startsWith("urn:xmpp:jingle:transports:ibb:")) return "in-band bytestreams (IBB)";
+  if (namespace.startsWith("urn:xmpp:jingle:transports:s5b:")) return "SOCKS5 (s5b)";
+  return namespace || "an unknown transport";
 }

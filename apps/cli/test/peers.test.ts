@@ -1,0 +1,167 @@
+// Issue #14 items 1 and 5: `xtls chat` and `xtls send` reach a peer that supports only
+// in-band bytestreams, `--transport`, and both sides starting a chat toward each other at
+// once. Spawned binaries against the project's Prosody; the peer that only does IBB is a
+// facade in this process, so what it received can be checked stanza by stanza.
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { createServer, type Server, type Socket, connect as tcpConnect } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { type Chat, createXtls, type Xtls } from "@xtls/client";
+import { type Element, NS } from "@xtls/core";
+import { connectXmppClient, deadlines, prosody } from "@xtls/test-servers";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { accountArgs, buildCli, verifiedPair as pair, type Run, startCli, waitFor } from "./spawn.js";
+
+let dir: string;
+
+beforeAll(async () => {
+  buildCli();
+  dir = await mkdtemp(join(tmpdir(), "xtls-cli-peers-"));
+}, deadlines.buildMs);
+
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+const start = (args: string[], env: Record<string, string> = {}, stdin?: string): Run =>
+  startCli(prosody, args, env, stdin);
+const account = (who: "romeo" | "juliet", tag: string) => accountArgs(dir, who, tag);
+
+/** Juliet of `tag` as a facade in this process (her CLI identity and trust store), recording every stanza she receives. */
+async function julietFacade(tag: string, options: { socks5?: false } = {}) {
+  const xmpp = await connectXmppClient({
+    username: "juliet",
+    domain: "capulet.lit",
+    resource: `balcony-${tag}`,
+  });
+  const received: Element[] = [];
+  xmpp.on("stanza", (el: Element) => received.push(el));
+  const xtls: Xtls = await createXtls(xmpp, { dir: join(dir, `${tag}-juliet`), ...options });
+  return {
+    xtls,
+    jid: `juliet@capulet.lit/balcony-${tag}`,
+    /** The Jingle session-initiates she received, and every transport namespace named in any stanza. */
+    initiates: () =>
+      received
+        .map((el) => el.getChild("jingle", NS.JINGLE))
+        .filter((j): j is Element => j?.attrs.action === "session-initiate"),
+    mentions: (ns: string) => received.some((el) => el.toString().includes(ns)),
+    close: async () => {
+      await xtls.close();
+      await xmpp.stop();
+    },
+  };
+}
+
+const transportsOf = (initiate: Element) =>
+  initiate
+    .getChildren("content")
+    .map((c) => c.getChildElements().find((e) => e.name === "transport")?.attrs.xmlns);
+
+describe("a peer that supports only in-band bytestreams (the draft's mandatory transport)", () => {
+  it(
+    "xtls chat JID reaches it: only IBB is offered (its disco#info lacks SOCKS5), lines arrive, the chat says IBB",
+    async () => {
+      await pair(prosody, dir, "ibb1");
+      const juliet = await julietFacade("ibb1", { socks5: false });
+      const got = new Promise<string>((resolve) =>
+        juliet.xtls.on("chat", async (incoming) => {
+          const chat = await incoming.accept();
+          chat.on("message", (m) => resolve(m.body));
+        }),
+      );
+      try {
+        const romeo = start(["chat", juliet.jid, ...account("romeo", "ibb1")]);
+        await waitFor(romeo, "encrypted chat with");
+        romeo.child.stdin.write("Did my heart love till now?\n");
+        expect(await got).toBe("Did my heart love till now?");
+        romeo.child.stdin.end("/quit\n");
+        expect(await romeo.done, romeo.seen()).toBe(0);
+        expect(romeo.stderr()).toMatch(
+          /encrypted chat with juliet@capulet\.lit\/balcony-ibb1 — TLSv1\.3 \S+ over in-band bytestreams \(IBB\)/,
+        );
+        expect(juliet.initiates().map(transportsOf)).toEqual([[NS.JINGLE_IBB]]);
+      } finally {
+        await juliet.close();
+      }
+    },
+    deadlines.commandsTestMs,
+  );
+
+  it(
+    "xtls send reaches it: the file is stored, the summary names IBB",
+    async () => {
+      await pair(prosody, dir, "ibb2");
+      const juliet = await julietFacade("ibb2", { socks5: false });
+      const inbox = join(dir, "inbox-ibb2");
+      await mkdir(inbox);
+      const stored = new Promise<void>((resolve, reject) =>
+        juliet.xtls.on("file", async (offer) => {
+          const transfer = await offer.accept({ dir: inbox });
+          transfer.done.then(() => resolve(), reject);
+        }),
+      );
+      const file = join(dir, "ibb2.txt");
+      await writeFile(file, "With love's light wings did I o'erperch these walls\n");
+      try {
+        const romeo = start(
+          ["send", file, "--to", juliet.jid, ...account("romeo", "ibb2"), "--json"],
+          {},
+          "",
+        );
+        expect(await romeo.done, romeo.seen()).toBe(0);
+        await stored;
+        expect(JSON.parse(romeo.stdout())).toMatchObject({ file: "ibb2.txt", transport: NS.JINGLE_IBB });
+        expect(await readFile(join(inbox, "ibb2.txt"), "utf8")).toContain("o'erperch");
+        expect(juliet.initiates().map(transportsOf)).toEqual([[NS.JINGLE_IBB]]);
+      } finally {
+        await juliet.close();
+      }
+    },
+    deadlines.commandsTestMs,
+  );
+});
+
+describe("--transport", () => {
+  it(
+    "--transport ibb offers only IBB to a peer that also does SOCKS5: no SOCKS5 stanza reaches it",
+    async () => {
+      await pair(prosody, dir, "ibb3");
+      const juliet = await julietFacade("ibb3"); // SOCKS5 on: auto would choose it
+      const got = new Promise<string>((resolve) =>
+        juliet.xtls.on("chat", async (incoming) => {
+          const chat: Chat = await incoming.accept();
+          chat.on("message", (m) => resolve(m.body));
+        }),
+      );
+      try {
+        const romeo = start(["chat", juliet.jid, ...account("romeo", "ibb3"), "--transport", "ibb"]);
+        await waitFor(romeo, "encrypted chat with");
+        romeo.child.stdin.write("O, speak again, bright angel!\n");
+        expect(await got).toBe("O, speak again, bright angel!");
+        romeo.child.stdin.end("/quit\n");
+        expect(await romeo.done, romeo.seen()).toBe(0);
+        expect(romeo.stderr()).toMatch(/over in-band bytestreams \(IBB\)/);
+        expect(juliet.initiates().map(transportsOf)).toEqual([[NS.JINGLE_IBB]]);
+        expect(juliet.mentions(NS.JINGLE_S5B)).toBe(false);
+        expect(juliet.mentions(NS.S5B)).toBe(false);
+      } finally {
+        await juliet.close();
+      }
+    },
+    deadlines.commandsTestMs,
+  );
+
+  it("a bad --transport or XTLS_TRANSPORT is a usage error (exit 2) before any login", async () => {
+    for (const [args, env] of [
+      [["chat", "juliet@capulet.lit/x", "--transport", "carrier-pigeon"], {}],
+      [["send", "/etc/hostname", "--to", "juliet@capulet.lit/x", "--transport", "jet"], {}],
+      [["chat", "juliet@capulet.lit/x"], { XTLS_TRANSPORT: "smoke-signals" }],
+    ] as const) {
+      const r = start([...args, ...account("romeo", "bad")], env);
+      expect(await r.done, r.seen()).toBe(2);
+      expect(r.stderr()).toMatch(/--transport must be one of auto, ibb, s5b, got "/);
+      expect(r.stderr()).not.toMatch(/cannot log in/);
+    }
+  });
+});
