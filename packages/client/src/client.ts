@@ -338,6 +338,8 @@ export class Xtls extends EventEmitter<XtlsEvents> {
    * session, accepted here, instead of rejecting; no `chat` event is emitted for it.
    */
   async openChat(peer: string, options: OpenChatOptions = {}): Promise<Chat> {
+    // A misuse fails before anything is sent (the disco#info query included).
+    const security = options.firstContact ? this.#securityFor(options.firstContact) : this.security;
     const key = normalizeJid(peer);
     let adopt!: (incoming: IncomingSession) => void;
     const adopted = new Promise<IncomingSession>((resolve) => {
@@ -353,7 +355,7 @@ export class Xtls extends EventEmitter<XtlsEvents> {
       const session = this.jingle.initiate(peer, {
         application: app,
         transports,
-        security: options.firstContact ? this.#securityFor(options.firstContact) : this.security,
+        security,
         signal: options.signal,
       });
       opening.session = session;
