@@ -165,3 +165,85 @@ describe("--transport", () => {
     }
   });
 });
+
+/**
+ * A TCP relay in front of Prosody for two clients that holds each one's first Jingle
+ * session-initiate until both have sent theirs, then lets both go: two users who start a
+ * chat toward each other at the same moment, made exact (the test servers run without TLS).
+ */
+async function simultaneousInitiates(): Promise<{ service: string; held: () => number; close: () => void }> {
+  const target = new URL(prosody.service);
+  const holding: { upstream: Socket; buffered: Buffer[] }[] = [];
+  let released = false;
+  const sockets: Socket[] = [];
+  const server: Server = createServer((client) => {
+    const upstream = tcpConnect(Number(target.port), target.hostname);
+    sockets.push(client, upstream);
+    upstream.pipe(client);
+    let held: { upstream: Socket; buffered: Buffer[] } | undefined;
+    client.on("data", (chunk: Buffer) => {
+      if (held && !released) {
+        held.buffered.push(chunk);
+        return;
+      }
+      if (!held && !released && /action=["']session-initiate["']/.test(chunk.toString("latin1"))) {
+        held = { upstream, buffered: [chunk] };
+        holding.push(held);
+        if (holding.length < 2) return;
+        released = true;
+        for (const h of holding) for (const b of h.buffered.splice(0)) h.upstream.write(b);
+        return;
+      }
+      upstream.write(chunk);
+    });
+    client.on("close", () => upstream.destroy());
+    upstream.on("close", () => client.destroy());
+    client.on("error", () => {});
+    upstream.on("error", () => {});
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const address = server.address();
+  if (!address || typeof address === "string") throw new Error("no port");
+  return {
+    service: `xmpp://127.0.0.1:${address.port}`,
+    held: () => holding.length,
+    close: () => {
+      for (const s of sockets) s.destroy();
+      server.close();
+    },
+  };
+}
+
+describe("both sides start a chat toward each other at once (XEP-0166 tie-break)", () => {
+  it(
+    "xtls chat JID on both sides: the loser continues with the winning session, one chat, lines both ways",
+    async () => {
+      await pair(prosody, dir, "tie");
+      const relay = await simultaneousInitiates();
+      const env = { XTLS_SERVER: relay.service };
+      const romeo = start(["chat", "juliet@capulet.lit/balcony-tie", ...account("romeo", "tie"), "--resource", "orchard-tie", "--json"], env);
+      const juliet = start(["chat", "romeo@montague.lit/orchard-tie", ...account("juliet", "tie"), "--json"], env);
+      try {
+        await waitFor(romeo, "encrypted chat with juliet@capulet.lit/balcony-tie");
+        await waitFor(juliet, "encrypted chat with romeo@montague.lit/orchard-tie");
+        expect(relay.held()).toBe(2); // both session-initiates were on the wire at once
+        romeo.child.stdin.write("Wilt thou leave me so unsatisfied?\n");
+        juliet.child.stdin.write("What satisfaction canst thou have to-night?\n");
+        await waitFor(juliet, '"body":"Wilt thou leave me so unsatisfied?"');
+        await waitFor(romeo, '"body":"What satisfaction canst thou have to-night?"');
+        romeo.child.stdin.end("/quit\n");
+        expect(await romeo.done, romeo.seen()).toBe(0);
+        juliet.child.stdin.end();
+        expect(await juliet.done, juliet.seen()).toBe(0);
+        for (const run of [romeo, juliet]) {
+          expect(run.stderr()).not.toMatch(/alternative-session|tie-break/);
+          expect(run.stderr().match(/encrypted chat with/g)).toHaveLength(1);
+        }
+      } finally {
+        for (const run of [romeo, juliet]) if (run.child.exitCode === null) run.child.kill();
+        relay.close();
+      }
+    },
+    deadlines.commandsTestMs,
+  );
+});
