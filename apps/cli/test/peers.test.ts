@@ -7,8 +7,10 @@ import { createServer, type Server, type Socket, connect as tcpConnect } from "n
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Chat, createXtls, type Xtls } from "@xtls/client";
-import { type Element, NS } from "@xtls/core";
+import { type Element, fromXmppClient, NS, xml } from "@xtls/core";
+import { type IqTunnel, IqTunnelService } from "@xtls/iq-tunnel";
 import { connectXmppClient, deadlines, prosody } from "@xtls/test-servers";
+import { FileTrustStore, loadOrCreateIdentity, NodeTlsEngine } from "@xtls/tls";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { accountArgs, buildCli, verifiedPair as pair, type Run, startCli, waitFor } from "./spawn.js";
 
@@ -221,8 +223,21 @@ describe("both sides start a chat toward each other at once (XEP-0166 tie-break)
       await pair(prosody, dir, "tie");
       const relay = await simultaneousInitiates();
       const env = { XTLS_SERVER: relay.service };
-      const romeo = start(["chat", "juliet@capulet.lit/balcony-tie", ...account("romeo", "tie"), "--resource", "orchard-tie", "--json"], env);
-      const juliet = start(["chat", "romeo@montague.lit/orchard-tie", ...account("juliet", "tie"), "--json"], env);
+      const romeo = start(
+        [
+          "chat",
+          "juliet@capulet.lit/balcony-tie",
+          ...account("romeo", "tie"),
+          "--resource",
+          "orchard-tie",
+          "--json",
+        ],
+        env,
+      );
+      const juliet = start(
+        ["chat", "romeo@montague.lit/orchard-tie", ...account("juliet", "tie"), "--json"],
+        env,
+      );
       try {
         await waitFor(romeo, "encrypted chat with juliet@capulet.lit/balcony-tie");
         await waitFor(juliet, "encrypted chat with romeo@montague.lit/orchard-tie");
@@ -242,6 +257,82 @@ describe("both sides start a chat toward each other at once (XEP-0166 tie-break)
       } finally {
         for (const run of [romeo, juliet]) if (run.child.exitCode === null) run.child.kill();
         relay.close();
+      }
+    },
+    deadlines.commandsTestMs,
+  );
+});
+
+/** Someone whose client speaks only the XTLS ProtoXEP (Mode Q, no Jingle): the CLI identity of `who` of `tag`. */
+async function protoXepOnly(who: "romeo" | "juliet", tag: string, resource: string) {
+  const [username, domain] = who === "romeo" ? ["romeo", "montague.lit"] : ["juliet", "capulet.lit"];
+  const xmpp = await connectXmppClient({ username, domain, resource });
+  const link = fromXmppClient(xmpp);
+  const identity = await loadOrCreateIdentity(
+    join(dir, `${tag}-${who}`, "identity"),
+    `${username}@${domain}`,
+  );
+  const trustStore = new FileTrustStore(join(dir, `${tag}-${who}`, "trust.json"));
+  const service = new IqTunnelService(link, { engine: new NodeTlsEngine({ identity, trustStore }) });
+  return {
+    service,
+    jid: link.jid,
+    close: async () => {
+      await service.close();
+      await xmpp.stop();
+    },
+  };
+}
+
+const said = (tunnel: IqTunnel) =>
+  new Promise<string>((resolve) =>
+    tunnel.on("stanza", (s) => {
+      const body = s.getChildText("body");
+      if (body !== null) resolve(body);
+    }),
+  );
+
+describe("xtls chat --mode q: peers that speak only the ProtoXEP (urn:xmpp:tmp:xtls)", () => {
+  it(
+    "xtls chat --mode q JID and xtls chat --mode q (waiting) talk with a ProtoXEP-only client both ways and close cleanly",
+    async () => {
+      await pair(prosody, dir, "q");
+      // 1. The CLI starts the tunnel.
+      const juliet = await protoXepOnly("juliet", "q", "balcony-q");
+      try {
+        const tunnelAtJuliet = new Promise<IqTunnel>((resolve) => juliet.service.once("tunnel", resolve));
+        const romeo = start(["chat", "--mode", "q", juliet.jid, ...account("romeo", "q"), "--json"]);
+        await waitFor(romeo, "encrypted chat with juliet@capulet.lit/balcony-q");
+        expect(romeo.stderr()).toMatch(/over the XTLS ProtoXEP's IQ tunnel \(Mode Q\)/);
+        const tunnel = await tunnelAtJuliet;
+        const heard = said(tunnel);
+        romeo.child.stdin.write("Shall I hear more, or shall I speak at this?\n");
+        expect(await heard).toBe("Shall I hear more, or shall I speak at this?");
+        await tunnel.send(
+          xml("message", { type: "chat" }, xml("body", {}, "Thou knowest the mask of night")),
+        );
+        await waitFor(romeo, '"body":"Thou knowest the mask of night"');
+        romeo.child.stdin.end("/quit\n");
+        expect(await romeo.done, romeo.seen()).toBe(0);
+        expect(await tunnel.closed.then(() => "clean")).toBe("clean");
+      } finally {
+        await juliet.close();
+      }
+      // 2. The CLI waits; a ProtoXEP-only client starts.
+      const waiting = start(["chat", "--mode", "q", ...account("juliet", "q"), "--yes", "--json"]);
+      await waitFor(waiting, "waiting for a chat (Mode Q) as juliet@capulet.lit/balcony-q");
+      const romeo = await protoXepOnly("romeo", "q", "orchard-q");
+      try {
+        const tunnel = await romeo.service.open("juliet@capulet.lit/balcony-q", { discover: true });
+        await tunnel.send(xml("message", { type: "chat" }, xml("body", {}, "I take thee at thy word")));
+        await waitFor(waiting, '"body":"I take thee at thy word"');
+        waiting.child.stdin.write("What man art thou?\n");
+        expect(await said(tunnel)).toBe("What man art thou?");
+        await tunnel.close();
+        expect(await waiting.done, waiting.seen()).toBe(0);
+      } finally {
+        if (waiting.child.exitCode === null) waiting.child.kill();
+        await romeo.close();
       }
     },
     deadlines.commandsTestMs,

@@ -56,7 +56,9 @@ describe("Mode Q close against a peer that half-closes", () => {
     const romeoEngine = await pinnedEngine(ROMEO, { pins: [JULIET] });
     const julietEngine = await pinnedEngine(JULIET, { pins: [ROMEO] });
     const romeo = new IqTunnelService(router.createLink(ROMEO), { engine: romeoEngine.engine });
-    const juliet = new IqTunnelService(router.createLink(JULIET), { engine: halfClosing(julietEngine.engine) });
+    const juliet = new IqTunnelService(router.createLink(JULIET), {
+      engine: halfClosing(julietEngine.engine),
+    });
     const theirs = new Promise<IqTunnel>((resolve) => juliet.once("tunnel", resolve));
     const tunnel = await romeo.open(JULIET);
     const julietTunnel = await theirs;
