@@ -546,7 +546,13 @@ describe("transport fallback for any transport (issue #14)", () => {
     // The application waits until the replace was answered, then runs.
     const handle = () => {
       const h = app.handle();
-      return { ...h, run: async (...args: Parameters<typeof h.run>) => (await held, h.run(...args)) };
+      return {
+        ...h,
+        run: async (...args: Parameters<typeof h.run>) => {
+          await held;
+          return h.run(...args);
+        },
+      };
     };
     juliet.on("incoming", (i) => void i.session.accept({ application: handle() }));
     const session = romeo.initiate(JULIET, { application: handle(), transports, security });

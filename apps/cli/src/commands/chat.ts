@@ -123,13 +123,10 @@ export async function chatCommand(argv: readonly string[], io: CommandIo): Promi
   try {
     let chat: ChatLike;
     if (modeQ) {
+      if (!peer) io.stderr.write(`waiting for a chat (Mode Q) as ${xtls.link.jid}\n`);
       const tunnel = peer
         ? await Promise.race([modeQ.open(peer, { discover: true }), lost])
-        : await Promise.race([
-            lost,
-            (io.stderr.write(`waiting for a chat (Mode Q) as ${xtls.link.jid}\n`),
-            new Promise<IqTunnel>((resolve) => modeQ.once("tunnel", resolve))),
-          ]);
+        : await Promise.race([lost, new Promise<IqTunnel>((resolve) => modeQ.once("tunnel", resolve))]);
       chat = tunnelChat(tunnel);
     } else if (peer) chat = jingleChat(await Promise.race([xtls.openChat(peer, { transport }), lost]));
     else {
