@@ -190,15 +190,25 @@ export class PeerDiscoCache {
     if (entry.answer && entry.at !== undefined && Date.now() - entry.at < this.#ttlMs) return entry.answer;
     const { ver, node } = entry;
     this.queries++;
-    const answer = this.#link
-      .request(
+    const ask = (withNode: boolean) =>
+      this.#link.request(
         xml(
           "iq",
           { type: "get", to: jid },
-          xml("query", { xmlns: NS.DISCO_INFO, node: ver && node ? `${node}#${ver}` : undefined }),
+          xml("query", {
+            xmlns: NS.DISCO_INFO,
+            node: withNode && ver && node ? `${node}#${ver}` : undefined,
+          }),
         ),
         { timeoutMs: this.#timeoutMs },
-      )
+      );
+    const answer = ask(true)
+      // A caps node the peer does not know (a forged or stale ver): ask plainly.
+      .catch((error: unknown) => {
+        if (!(ver && node && StanzaError.is(error, "item-not-found"))) throw error;
+        this.queries++;
+        return ask(false);
+      })
       .then((result) => {
         const info = parseDiscoInfo(result.getChild("query", NS.DISCO_INFO));
         if (ver && capsVerification(info.identities, info.features) === ver)
