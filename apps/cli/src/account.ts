@@ -47,6 +47,26 @@ export const ACCOUNT_HELP = `Account (options or environment):
 First contact: the one-time password is asked without echo (or read from XTLS_OTP, or from
 stdin when it is not a terminal); a short code is shown as 6 digits and emoji.`;
 
+/** `--transport auto|ibb|s5b` of chat and send. */
+export const TRANSPORT_OPTION = { transport: { type: "string" } } as const;
+
+export const TRANSPORT_HELP = `  --transport auto|ibb|s5b   how the bytes travel           [XTLS_TRANSPORT]
+                             auto (default): what the peer advertises, SOCKS5 first, in-band
+                             bytestreams (IBB) as the fallback; ibb: in-band only (and a
+                             waiting chat takes only IBB); s5b: SOCKS5 only, no fallback`;
+
+const TRANSPORTS = ["auto", "ibb", "s5b"] as const;
+export type TransportName = (typeof TRANSPORTS)[number];
+
+/** The transport given with --transport or XTLS_TRANSPORT (default auto); anything else is a usage error. */
+export function transportOf(values: Record<string, unknown>, env: NodeJS.ProcessEnv): TransportName {
+  const given = str(values.transport) ?? str(env.XTLS_TRANSPORT) ?? "auto";
+  if (!(TRANSPORTS as readonly string[]).includes(given)) {
+    throw new UsageError(`--transport must be one of ${TRANSPORTS.join(", ")}, got "${given}"`);
+  }
+  return given as TransportName;
+}
+
 /** `--accept-new-key FINGERPRINT` of chat, send and receive. */
 export const ACCEPT_NEW_KEY_OPTION = { "accept-new-key": { type: "string" } } as const;
 
@@ -180,6 +200,8 @@ export interface ConnectOptions {
   readonly otp?: string;
   /** `--accept-new-key`: the one new fingerprint of a pinned peer the user compared out of band. */
   readonly acceptNewKey?: string;
+  /** `--transport ibb`: no SOCKS5 at all (neither offered, advertised nor accepted). */
+  readonly ibbOnly?: boolean;
 }
 
 /** Connects the account and wires XTLS with the terminal's prompts. */
@@ -264,6 +286,7 @@ export async function connect(
   const xtls = await createXtls(xmpp as never, {
     dir: account.dir,
     ...(account.candidates ? { candidatePolicy: { allow: account.candidates } } : {}),
+    ...(options.ibbOnly ? { socks5: false as const } : {}),
     ...(options.acceptNewKey ? { acceptNewKey: options.acceptNewKey } : {}),
     // A one-time password given up front (XTLS_OTP, --ask-otp): a first contact must be srp; a
     // negotiation without it is a downgrade (exit 3), never a fall-back to a short code.

@@ -14,6 +14,8 @@ import {
   type IqHandler,
   type IqType,
   NS,
+  normalizeJid,
+  PeerDiscoCache,
   queryDiscoInfo,
   type Unsubscribe,
   type XmppJsClient,
@@ -34,6 +36,7 @@ import {
   type JingleManager,
   type JingleSession,
   type RefusedSession,
+  SessionTerminatedError,
   type TransportMethod,
 } from "@xtls/jingle";
 import { supportsXtls, XtlsSecurity, type XtlsSecurityOptions } from "@xtls/jingle-xtls";
@@ -118,8 +121,23 @@ export interface XtlsOptions {
   readonly maxPending?: number;
 }
 
+/**
+ * Which transports a session may use:
+ * - `"auto"` (default): those the peer advertises in its disco#info (asked once, cached;
+ *   XEP-0115 caps where its presence carries them), in our order of preference — the
+ *   `transports` option's first, then SOCKS5 (`s5b`), then in-band bytestreams (`ibb`),
+ *   always last. A peer that does not answer gets all of them. If the peer still refuses
+ *   one (`unsupported-transports`) or it cannot open (no candidate works, the proxy
+ *   refuses activation, `connect()` fails), the next one is tried (a fresh initiate, or
+ *   `transport-replace`).
+ * - `"ibb"`: in-band bytestreams only. `"s5b"`: SOCKS5 only, no fallback.
+ */
+export type TransportChoice = "auto" | "ibb" | "s5b";
+
 /** Options of {@link Xtls.openChat}. */
 export interface OpenChatOptions {
+  /** Which transports this chat may use (default `"auto"`). */
+  readonly transport?: TransportChoice;
   readonly signal?: AbortSignal;
   /**
    * For a peer we have not verified yet: the one first-contact method this session
@@ -129,8 +147,23 @@ export interface OpenChatOptions {
    * certificate either way.
    */
   readonly firstContact?: "srp" | "sas";
-  /** Called at once with the Jingle session, to follow its phases or terminate it. */
+  /**
+   * Called with the Jingle session, to follow its phases or terminate it: at once, and
+   * again with the peer's session if that one wins a tie-break (see {@link Xtls.openChat}).
+   */
   readonly onSession?: (session: JingleSession) => void;
+}
+
+/** Options of {@link Xtls.sendFile}. */
+export interface XtlsSendFileOptions extends SendFileOptions {
+  /** Which transports the transfer may use (default `"auto"`). */
+  readonly transport?: TransportChoice;
+}
+
+/** An openChat in progress, which a chat offered by the same peer meanwhile joins. */
+interface Opening {
+  session?: JingleSession;
+  adopt(incoming: IncomingSession): void;
 }
 
 /** A chat someone started with us, to accept or decline. */
@@ -171,11 +204,16 @@ export class Xtls extends EventEmitter<XtlsEvents> {
   readonly transports: readonly TransportMethod[];
   /** Encrypted file transfer (XEP-0234); `sendFile` and the `file` event use it. */
   readonly files: FileTransferService;
+  /** Peers' disco#info features, cached (XEP-0115 caps where presence carries them). */
+  readonly peers: PeerDiscoCache;
   readonly #options: XtlsOptions;
   /** IQ handlers for every end-to-end XML stream ({@link handle}). */
   readonly #innerHandlers = new Set<{ type: IqType; ns: string; name: string; handler: IqHandler }>();
   /** The end-to-end XML streams open now, each with the unsubscribes of its handlers. */
   readonly #streams = new Map<XmlStream, Map<object, Unsubscribe>>();
+  readonly #ibbTransport: TransportMethod;
+  readonly #s5bTransport: TransportMethod | undefined;
+  readonly #opening = new Map<string, Opening>();
 
   constructor(link: XmppLink, identity: Identity, trustStore: TrustStore, options: XtlsOptions = {}) {
     super();
@@ -204,11 +242,14 @@ export class Xtls extends EventEmitter<XtlsEvents> {
             ...(options.candidatePolicy ? { candidatePolicy: options.candidatePolicy } : {}),
             ...options.socks5,
           });
+    this.#ibbTransport = new IbbTransport({ ibb: this.ibb });
+    this.#s5bTransport = this.socks5 ? new S5bTransport({ socks5: this.socks5 }) : undefined;
     this.transports = [
       ...(options.transports?.({ link }) ?? []),
-      ...(this.socks5 ? [new S5bTransport({ socks5: this.socks5 })] : []),
-      new IbbTransport({ ibb: this.ibb }),
+      ...(this.#s5bTransport ? [this.#s5bTransport] : []),
+      this.#ibbTransport,
     ];
+    this.peers = new PeerDiscoCache(link);
     this.jingle = createJingleManager(link, {
       applications: [
         new XmlStreamApplication(),
@@ -238,12 +279,44 @@ export class Xtls extends EventEmitter<XtlsEvents> {
    * encrypted. Follow `transfer.on("progress")`; `await transfer.done` resolves once the
    * receiver verified the SHA-256 and stored it under its final name.
    */
-  sendFile(
+  async sendFile(
     peer: string,
     source: string | import("node:stream").Readable,
-    options?: SendFileOptions,
+    options: XtlsSendFileOptions = {},
   ): Promise<OutgoingFileTransfer> {
-    return this.files.sendFile(peer, source, options);
+    const { transport, ...rest } = options;
+    return this.files.sendFile(peer, source, {
+      ...rest,
+      transports: await this.transportsFor(peer, transport),
+    });
+  }
+
+  /**
+   * The transports a session with `peer` (a full JID) offers, best first (see
+   * {@link TransportChoice}). With `"auto"`: ours that the peer advertises; all of ours
+   * when it does not answer disco#info or advertises none of them.
+   */
+  async transportsFor(peer: string, choice: TransportChoice = "auto"): Promise<TransportMethod[]> {
+    if (choice === "ibb") return [this.#ibbTransport];
+    if (choice === "s5b") {
+      if (!this.#s5bTransport) throw new TypeError('transport "s5b": SOCKS5 is disabled (socks5: false)');
+      return [this.#s5bTransport];
+    }
+    if (choice !== "auto") throw new TypeError(`transport must be auto, ibb or s5b, got "${String(choice)}"`);
+    let features: readonly string[];
+    try {
+      features = await this.peers.features(peer);
+    } catch {
+      return [...this.transports];
+    }
+    // ibb:1 and the draft's ibb:0 are one method to us (NS_ALIASES).
+    const advertised = new Set(
+      features.map((f) => (f === "urn:xmpp:jingle:transports:ibb:0" ? NS.JINGLE_IBB : f)),
+    );
+    const both = this.transports.filter((t) =>
+      t.namespaces.some((n) => advertised.has(n === "urn:xmpp:jingle:transports:ibb:0" ? NS.JINGLE_IBB : n)),
+    );
+    return both.length > 0 ? both : [...this.transports];
   }
 
   /**
@@ -271,18 +344,73 @@ export class Xtls extends EventEmitter<XtlsEvents> {
    * Opens an end-to-end encrypted chat with `peer` (a full JID). Resolves once TLS 1.3
    * is done and the peer verified (pinned, or bootstrapped with a password or a code);
    * rejects with a SessionTerminatedError saying why not.
+   *
+   * If the peer starts a chat with us meanwhile (both sides at once), there is still one
+   * chat: when the peer's session-initiate wins the XEP-0166 tie-break (or arrives before
+   * ours went out), ours ends with `alternative-session` and this resolves with the peer's
+   * session, accepted here, instead of rejecting; no `chat` event is emitted for it.
    */
   async openChat(peer: string, options: OpenChatOptions = {}): Promise<Chat> {
-    const app = this.#xmlStreamSession();
-    const session = this.jingle.initiate(peer, {
-      application: app,
-      transports: this.transports,
-      security: options.firstContact ? this.#securityFor(options.firstContact) : this.security,
-      signal: options.signal,
+    // A misuse fails before anything is sent (the disco#info query included).
+    const security = options.firstContact ? this.#securityFor(options.firstContact) : this.security;
+    const key = normalizeJid(peer);
+    let adopt!: (incoming: IncomingSession) => void;
+    const adopted = new Promise<IncomingSession>((resolve) => {
+      adopt = resolve;
     });
-    options.onSession?.(session);
-    const stream = await Promise.race([app.stream, session.done.then(() => app.stream)]);
-    return new Chat(stream, session);
+    const opening: Opening = { adopt };
+    const mine = !this.#opening.has(key);
+    if (mine) this.#opening.set(key, opening);
+    try {
+      const transports = await Promise.race([this.transportsFor(peer, options.transport), adopted]);
+      if (!Array.isArray(transports)) return await this.#joinPeers(transports, options);
+      const app = this.#xmlStreamSession();
+      const session = this.jingle.initiate(peer, {
+        application: app,
+        transports,
+        security,
+        signal: options.signal,
+      });
+      opening.session = session;
+      options.onSession?.(session);
+      const own = Promise.race([app.stream, session.done.then(() => app.stream)]);
+      const outcome = await Promise.race([
+        own.then((stream) => ({ stream }) as const),
+        adopted.then((incoming) => ({ incoming }) as const),
+      ]).catch(async (error: unknown) => {
+        // Ours lost the tie-break: the peer's initiate reached us before its refusal of
+        // ours (in-order delivery), so its session is here, about to be handed over.
+        if (!lostTieBreak(error) || !this.#pendingFrom(key)) throw error;
+        return { incoming: await adopted } as const;
+      });
+      if ("stream" in outcome) return new Chat(outcome.stream, session);
+      return await this.#joinPeers(outcome.incoming, options);
+    } finally {
+      if (mine && this.#opening.get(key) === opening) this.#opening.delete(key);
+    }
+  }
+
+  // The peer's own chat offer, taken as the chat openChat was asked for.
+  async #joinPeers(incoming: IncomingSession, options: OpenChatOptions): Promise<Chat> {
+    options.onSession?.(incoming.session);
+    options.signal?.addEventListener(
+      "abort",
+      () => void incoming.session.terminate({ condition: "cancel" }),
+      {
+        once: true,
+      },
+    );
+    const app = this.#xmlStreamSession();
+    await incoming.session.accept({ application: app });
+    const stream = await Promise.race([app.stream, incoming.session.done.then(() => app.stream)]);
+    return new Chat(stream, incoming.session);
+  }
+
+  /** Whether `peer` has offered us a session that is still pending. */
+  #pendingFrom(peer: string): boolean {
+    return this.jingle.sessions.some(
+      (s) => s.role === "responder" && s.peer === peer && s.state === "pending",
+    );
   }
 
   /**
@@ -347,6 +475,14 @@ export class Xtls extends EventEmitter<XtlsEvents> {
 
   #incoming(incoming: IncomingSession): void {
     if (incoming.application instanceof XmlStreamApplication) {
+      // Both sides opened a chat at once and the peer's offer won (or came first): it is
+      // the chat our openChat is waiting for.
+      const opening = this.#opening.get(normalizeJid(incoming.peer));
+      if (opening && opening.session?.state !== "active") {
+        opening.adopt(incoming);
+        this.#opening.delete(normalizeJid(incoming.peer));
+        return;
+      }
       if (this.listenerCount("chat") === 0) {
         void incoming.session.decline();
         return;
@@ -383,6 +519,7 @@ export class Xtls extends EventEmitter<XtlsEvents> {
    */
   async close(): Promise<void> {
     this.files.close();
+    this.peers.close();
     await this.jingle.terminateAll();
     await Promise.allSettled([this.ibb.close(), this.socks5?.close()]);
     // A session can end (the peer's terminate) while our count of its failed password is
@@ -390,6 +527,15 @@ export class Xtls extends EventEmitter<XtlsEvents> {
     // new process would grant a guesser fresh attempts.
     await this.engine.attemptLimiter.settled();
   }
+}
+
+/** Our session-initiate lost the XEP-0166 tie-break to the peer's. */
+function lostTieBreak(error: unknown): boolean {
+  return (
+    error instanceof SessionTerminatedError &&
+    error.by === "peer" &&
+    error.reason.condition === "alternative-session"
+  );
 }
 
 function isXmppLink(x: unknown): x is XmppLink {

@@ -5,7 +5,9 @@ export {
   createXtls,
   type IncomingChat,
   type OpenChatOptions,
+  type TransportChoice,
   Xtls,
   type XtlsEvents,
   type XtlsOptions,
+  type XtlsSendFileOptions,
 } from "./client.js";

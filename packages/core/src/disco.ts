@@ -145,3 +145,98 @@ export function capsVerification(identities: readonly DiscoIdentity[], features:
   for (const f of [...new Set(features)].sort(compareOctets)) s += `${f}<`;
   return createHash("sha1").update(s, "utf8").digest("base64");
 }
+
+/** Options of {@link PeerDiscoCache}. */
+export interface PeerDiscoCacheOptions {
+  /** How long a disco#info answer of a full JID without caps is reused. Default 10 min. */
+  readonly ttlMs?: number;
+  /** Timeout of each disco#info query. Default 10 s. */
+  readonly timeoutMs?: number;
+}
+
+/**
+ * The disco#info features of peers (full JIDs), asked once and cached: by XEP-0115 caps
+ * when the peer's presence carries them (the `ver` is checked against the answer before
+ * it is cached for every entity announcing it), otherwise per full JID for `ttlMs`. A
+ * peer's unavailable presence, or new caps, forget what we had for it. What this says is
+ * only a hint (a server can rewrite it): it chooses what to offer, never what to trust.
+ */
+export class PeerDiscoCache {
+  readonly #link: XmppLink;
+  readonly #ttlMs: number;
+  readonly #timeoutMs: number;
+  /** Verified caps `ver` → features. */
+  readonly #byVer = new Map<string, readonly string[]>();
+  /** Full JID → its announced caps and the last answer. */
+  readonly #byJid = new Map<
+    string,
+    { ver?: string; node?: string; answer?: Promise<readonly string[]>; at?: number }
+  >();
+  readonly #unsubscribe: Unsubscribe;
+  /** disco#info queries sent (for tests and logs). */
+  queries = 0;
+
+  constructor(link: XmppLink, options: PeerDiscoCacheOptions = {}) {
+    this.#link = link;
+    this.#ttlMs = options.ttlMs ?? 10 * 60_000;
+    this.#timeoutMs = options.timeoutMs ?? 10_000;
+    this.#unsubscribe = link.onStanza((stanza) => this.#presence(stanza));
+  }
+
+  /** The features `jid` (a full JID) advertises; rejects when it does not answer. */
+  features(jid: string): Promise<readonly string[]> {
+    const entry = this.#byJid.get(jid) ?? {};
+    if (entry.ver && this.#byVer.has(entry.ver)) return Promise.resolve(this.#byVer.get(entry.ver)!);
+    if (entry.answer && entry.at !== undefined && Date.now() - entry.at < this.#ttlMs) return entry.answer;
+    const { ver, node } = entry;
+    this.queries++;
+    const ask = (withNode: boolean) =>
+      this.#link.request(
+        xml(
+          "iq",
+          { type: "get", to: jid },
+          xml("query", {
+            xmlns: NS.DISCO_INFO,
+            node: withNode && ver && node ? `${node}#${ver}` : undefined,
+          }),
+        ),
+        { timeoutMs: this.#timeoutMs },
+      );
+    const answer = ask(true)
+      // A caps node the peer does not know (a forged or stale ver): ask plainly.
+      .catch((error: unknown) => {
+        if (!(ver && node && StanzaError.is(error, "item-not-found"))) throw error;
+        this.queries++;
+        return ask(false);
+      })
+      .then((result) => {
+        const info = parseDiscoInfo(result.getChild("query", NS.DISCO_INFO));
+        if (ver && capsVerification(info.identities, info.features) === ver)
+          this.#byVer.set(ver, info.features);
+        return info.features;
+      });
+    this.#byJid.set(jid, { ...entry, answer, at: Date.now() });
+    answer.catch(() => {
+      if (this.#byJid.get(jid)?.answer === answer) this.#byJid.set(jid, { ver, node });
+    });
+    return answer;
+  }
+
+  /** Stops listening to presence. */
+  close(): void {
+    this.#unsubscribe();
+  }
+
+  #presence(stanza: Element): void {
+    const from = stanza.attrs.from;
+    if (stanza.name !== "presence" || !from) return;
+    if (stanza.attrs.type === "unavailable") {
+      this.#byJid.delete(from);
+      return;
+    }
+    const c = stanza.getChild("c", NS.CAPS);
+    const ver = c?.attrs.ver;
+    if (!c || !ver || (c.attrs.hash ?? "sha-1") !== "sha-1") return;
+    if (this.#byJid.get(from)?.ver !== ver) this.#byJid.set(from, { ver, node: c.attrs.node });
+  }
+}

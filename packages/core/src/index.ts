@@ -9,6 +9,8 @@ export {
   DiscoInfo,
   type DiscoInfoResult,
   type DiscoRegistry,
+  PeerDiscoCache,
+  type PeerDiscoCacheOptions,
   parseDiscoInfo,
   queryDiscoInfo,
 } from "./disco.js";

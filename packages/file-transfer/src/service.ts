@@ -60,6 +60,8 @@ export interface SendFileOptions extends FileTransferOptions {
   readonly desc?: string;
   /** Aborting cancels the transfer (session-terminate `<cancel/>`). */
   readonly signal?: AbortSignal;
+  /** The transports for this transfer, best first. Default: the service's. */
+  readonly transports?: readonly TransportMethod[];
 }
 
 export interface FileTransferServiceEvents {
@@ -147,18 +149,18 @@ export class FileTransferService extends EventEmitter<FileTransferServiceEvents>
         source,
       });
     }
-    return this.offer(peer, transfer, { signal: options.signal });
+    return this.offer(peer, transfer, { signal: options.signal, transports: options.transports });
   }
 
   /** Offers a transfer built by the caller (a custom source, or a test's lying sender). */
   offer(
     peer: string,
     transfer: OutgoingFileTransfer,
-    options: { signal?: AbortSignal } = {},
+    options: { signal?: AbortSignal; transports?: readonly TransportMethod[] } = {},
   ): OutgoingFileTransfer {
     const session = this.manager.initiate(peer, {
       application: transfer,
-      transports: this.#options.transports,
+      transports: options.transports ?? this.#options.transports,
       security: this.#options.security,
       signal: options.signal,
     });

@@ -442,7 +442,7 @@ export class InBandBytestreams extends EventEmitter<InBandBytestreamsEvents> {
       reservation.early.push(() => {
         try {
           const pending = work();
-          if (pending) pending.then(resolve, reject);
+          if (pending !== undefined) pending.then(resolve, reject);
           else resolve();
         } catch (error) {
           reject(error);

@@ -401,11 +401,11 @@ export class IqTunnelService extends EventEmitter<IqTunnelServiceEvents> {
     return room?.then(() => undefined);
   }
 
-  #onClose(from: string): Element {
+  async #onClose(from: string): Promise<Element> {
     const peer = this.#peerKey(from);
     const tunnel = this.#tunnels.get(peer);
     if (!tunnel) throw new StanzaError("item-not-found", { text: "no XTLS tunnel with you" });
-    tunnel.peerClosed();
+    await tunnel.peerClosed();
     return xml("closed", { xmlns: NS.XTLS_IQ });
   }
 

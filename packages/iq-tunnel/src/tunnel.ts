@@ -43,6 +43,13 @@ export interface IqTunnelEvents {
 const STANZA_NAMES = new Set(["message", "presence", "iq"]);
 /** How long we wait for the peer's `<close/>` after its TLS close_notify. */
 const CLOSE_GRACE_MS = 5000;
+/**
+ * The receiver of `<close/>` sends its own close_notify (the answer to the closer's)
+ * before its `<closed/>`, so that the closer, which does not wait for it, still reads it;
+ * it waits for that at most this long (docs/protocol/mode-q.md#closing). A peer that
+ * half-closes (TLS 1.3 allows it) sends none and answers at once.
+ */
+export const CLOSE_ANSWER_GRACE_MS = 1000;
 /** Stanzas kept for an application that has not started listening yet. */
 const QUEUE_LIMIT = 256;
 
@@ -50,6 +57,15 @@ const QUEUE_LIMIT = 256;
 function namesEntity(jid: string, entity: Jid): boolean {
   const j = tryParseJid(jid);
   return j !== undefined && (j.full === entity.full || j.full === entity.bare);
+}
+
+/** Resolves once everything written to `carrier` is acknowledged (or it is gone). */
+function writtenOut(carrier: IqDataCarrier): Promise<void> {
+  if (carrier.writableFinished || carrier.destroyed) return Promise.resolve();
+  return new Promise((resolve) => {
+    carrier.once("finish", () => resolve());
+    carrier.once("close", () => resolve());
+  });
 }
 
 export interface TunnelHooks {
@@ -194,7 +210,12 @@ export class IqTunnel extends EventEmitter<IqTunnelEvents> {
     return this.#iq.handle(type, ns, name, handler);
   }
 
-  /** Clean close: TLS close_notify both ways, then `<close/>` / `<closed/>`. */
+  /**
+   * Clean close: our TLS close_notify, then `<close/>` once the peer acknowledged it, then
+   * done when `<closed/>` comes. The peer's close_notify, when it sends one, arrives before
+   * its `<closed/>`; a peer that half-closes (TLS 1.3) never sends one, and nothing waits for
+   * it (docs/protocol/mode-q.md#closing).
+   */
   async close(): Promise<void> {
     if (this.#state === "closed" || this.#state === "closing") return this.closed.catch(() => {});
     if (!this.#channel) {
@@ -203,9 +224,14 @@ export class IqTunnel extends EventEmitter<IqTunnelEvents> {
     }
     this.#state = "closing";
     this.#startReading(); // the peer's close_notify must be read
-    await this.#channel.close();
-    if (this.#error) return;
+    const stream = this.#channel.stream;
+    stream.resume();
+    const flushed = writtenOut(this.carrier);
+    stream.end(); // close_notify
+    await flushed;
+    if (this.#error || this.#finished) return;
     await this.#hooks.sendClose();
+    this.#channel.destroy();
     this.#finish();
   }
 
@@ -220,8 +246,11 @@ export class IqTunnel extends EventEmitter<IqTunnelEvents> {
     this.#finish();
   }
 
-  /** @internal the peer sent `<close/>`. */
-  peerClosed(): void {
+  /**
+   * @internal the peer sent `<close/>`. Resolves when `<closed/>` may be answered: once our
+   * own close_notify (if we answer the peer's) is out, within {@link CLOSE_ANSWER_GRACE_MS}.
+   */
+  async peerClosed(): Promise<void> {
     this.#peerClosed = true;
     this.carrier.endOfInput();
     if (!this.#channel) {
@@ -230,8 +259,36 @@ export class IqTunnel extends EventEmitter<IqTunnelEvents> {
     }
     // If no close_notify preceded the <close/>, the channel reports truncation; if it
     // did, the channel has closed or will close cleanly. Either way we are done soon.
-    if (this.#channel.stream.destroyed || this.#state === "closing") this.#finish();
-    else this.#startReading();
+    const stream = this.#channel.stream;
+    if (stream.destroyed || this.#state === "closing") {
+      this.#finish();
+      return;
+    }
+    this.#startReading();
+    // Everything the peer sent is in (end of input above): wait until TLS has read it.
+    if (!stream.readableEnded) {
+      await new Promise<void>((resolve) => {
+        stream.once("end", resolve);
+        stream.once("close", resolve);
+      });
+    }
+    // Not half-open: our close_notify answers theirs; let it out before <closed/>.
+    if (stream.writableEnded && !this.carrier.writableFinished && !this.carrier.destroyed) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        writtenOut(this.carrier),
+        new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, CLOSE_ANSWER_GRACE_MS);
+          timer.unref();
+        }),
+      ]);
+      clearTimeout(timer);
+    }
+    // <close/> ends the tunnel, also for a side that kept its sending half open.
+    if (!this.#finished) {
+      this.#channel.destroy();
+      this.#finish();
+    }
   }
 
   #startReading(): void {

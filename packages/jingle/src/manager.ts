@@ -14,7 +14,6 @@ import {
   type Element,
   NS,
   normalizeJid,
-  randomId,
   StanzaError,
   sameBareJid,
   tryParseJid,
@@ -30,6 +29,7 @@ import {
   type InsecureOptOut,
   JingleSession,
   NO_SECURITY_TEXT,
+  newSessionId,
   type SessionHost,
   type SessionSignalling,
 } from "./session.js";
@@ -146,6 +146,11 @@ export class JingleManager extends EventEmitter<JingleManagerEvents> {
       forget: (session) => {
         const key = sessionKey(session.peer, session.sid);
         if (this.#sessions.get(key) === session) this.#sessions.delete(key);
+      },
+      rekey: (session, previousSid) => {
+        const old = sessionKey(session.peer, previousSid);
+        if (this.#sessions.get(old) === session) this.#sessions.delete(old);
+        this.#sessions.set(sessionKey(session.peer, session.sid), session);
       },
       timeouts: {
         acceptMs: options.acceptTimeoutMs ?? 120_000,
@@ -375,7 +380,7 @@ function sessionKey(peer: string, sid: string): string {
 
 /** Random, unguessable, an NMTOKEN (XEP-0166 §7.1: RFC 4086 randomness). */
 export function newSid(): string {
-  return randomId(12);
+  return newSessionId();
 }
 
 function contentNameFor(ns: string): string {

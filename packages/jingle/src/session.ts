@@ -17,7 +17,7 @@
  */
 import { EventEmitter } from "node:events";
 import type { Duplex } from "node:stream";
-import { type Element, StanzaError, XtlsError } from "@xtls/core";
+import { type Element, randomId, StanzaError, XtlsError } from "@xtls/core";
 import { JingleReasonError, SessionTerminatedError, TransportFailedError } from "./errors.js";
 import {
   buildJingle,
@@ -49,6 +49,12 @@ export interface SessionEvents {
   established: [info: { transport: string; secured: boolean }];
   /** The session ended; the reason was sent (`local`) or received (`peer`). */
   terminated: [reason: Reason, by: "local" | "peer"];
+  /**
+   * Initiator: the peer refused the offered transport with `unsupported-transports`, so
+   * the offer went out again, with a new sid and the next transport method (a fresh
+   * session-initiate; docs/protocol/jingle.md#transport-fallback). `sid` is the new one.
+   */
+  reinitiated: [info: { previousSid: string; sid: string; transport: string }];
 }
 
 /** How the session reaches the network (see JingleManager). */
@@ -65,6 +71,8 @@ export interface SessionHost {
   transportFor(namespace: string): TransportMethod | undefined;
   securityFor(namespace: string): SecurityMethod | undefined;
   forget(session: JingleSession): void;
+  /** The session now goes by a new sid (a fresh session-initiate after `unsupported-transports`). */
+  rekey(session: JingleSession, previousSid: string): void;
   readonly timeouts: { readonly acceptMs: number; readonly connectMs: number; readonly replaceMs: number };
 }
 
@@ -107,6 +115,10 @@ interface Waiter {
 }
 
 const SUCCESS: Reason = { condition: "success" };
+/** Random, unguessable, an NMTOKEN (XEP-0166 §7.1: RFC 4086 randomness). */
+export function newSessionId(): string {
+  return randomId(12);
+}
 /** Tries of a session-initiate the peer answers with a `wait` error (back-off in between). */
 const INITIATE_ATTEMPTS = 12;
 /** How long a responder whose application finished waits for the initiator's terminate. */
@@ -119,7 +131,7 @@ const COMPLETION_GRACE_MS = 2000;
 const VERDICT_GRACE_MS = 2000;
 
 export class JingleSession extends EventEmitter<SessionEvents> {
-  readonly sid: string;
+  #sid: string;
   readonly role: Creator;
   readonly local: string;
   readonly peer: string;
@@ -143,6 +155,10 @@ export class JingleSession extends EventEmitter<SessionEvents> {
   #waiters: Waiter[] = [];
   #early: Jingle[] = [];
   #replaceOutstanding = false;
+  /** Initiator, pending: a peer's `unsupported-transports` leads to a fresh initiate. */
+  #reofferPossible = false;
+  /** Responder: our session-accept is on its way (the peer may act on it before its ack reaches us). */
+  #acceptSent = false;
   #transportChanged: (() => void) | undefined;
   /** Whether this session may run without a security layer (the explicit opt-out). */
   #insecure = false;
@@ -161,7 +177,7 @@ export class JingleSession extends EventEmitter<SessionEvents> {
   }) {
     super();
     this.#host = init.host;
-    this.sid = init.sid;
+    this.#sid = init.sid;
     this.role = init.role;
     this.local = init.host.signalling.local;
     this.peer = init.peer;
@@ -174,6 +190,14 @@ export class JingleSession extends EventEmitter<SessionEvents> {
       this.#rejectDone = reject;
     });
     this.done.catch(() => {});
+  }
+
+  /**
+   * The session id. An initiator's changes once if the peer refuses the offered transport
+   * with `unsupported-transports` and another method is left (the `reinitiated` event).
+   */
+  get sid(): string {
+    return this.#sid;
   }
 
   get state(): SessionState {
@@ -211,29 +235,52 @@ export class JingleSession extends EventEmitter<SessionEvents> {
     const remaining = [...options.transports];
     this.#insecure = options.insecure === INSECURE_OPT_OUT;
     try {
-      const method = remaining.shift();
-      if (!method) throw new JingleReasonError("unsupported-transports", "no transport method to offer");
-      const ctx = this.#context();
       this.#app = options.application;
-      this.#useTransport(await method.offer(ctx), method);
-      this.#security = options.security ? await options.security.offer(ctx) : undefined;
-      const initiated = await this.#initiate({
-        contents: [
-          {
-            ...this.#content,
-            senders: this.#app.senders,
-            description: this.#app.description(),
-            transport: this.#transport!.element(),
-            security: this.#security?.element(),
-          },
-        ],
-      });
-      if (!initiated) return;
-      const accept = await this.#waitFor(
-        ["session-accept"],
-        this.#host.timeouts.acceptMs,
-        "the peer's answer",
-      );
+      let accept: Jingle | undefined;
+      for (let method = remaining.shift(); ; ) {
+        if (!method) throw new JingleReasonError("unsupported-transports", "no transport method to offer");
+        const ctx = this.#context();
+        this.#useTransport(await method.offer(ctx), method);
+        this.#security = options.security ? await options.security.offer(ctx) : undefined;
+        // While another method is left, the peer's `unsupported-transports` is an answer,
+        // not the end (docs/protocol/jingle.md#transport-fallback). Set before sending: the
+        // answer may be read before the ack of our initiate.
+        this.#reofferPossible = remaining.length > 0;
+        const initiated = await this.#initiate({
+          contents: [
+            {
+              ...this.#content,
+              senders: this.#app.senders,
+              description: this.#app.description(),
+              transport: this.#transport!.element(),
+              security: this.#security?.element(),
+            },
+          ],
+        });
+        if (!initiated) return;
+        const answer = await this.#waitFor(
+          ["session-accept", "session-terminate"],
+          this.#host.timeouts.acceptMs,
+          "the peer's answer",
+        );
+        this.#reofferPossible = false;
+        if (answer.action === "session-accept") {
+          accept = answer;
+          break;
+        }
+        // Refused for its transport: a fresh session-initiate, new sid, next method.
+        this.#transport?.close();
+        method = remaining.shift();
+        const previousSid = this.#sid;
+        this.#sid = newSessionId();
+        this.#host.rekey(this, previousSid);
+        this.emit("reinitiated", {
+          previousSid,
+          sid: this.#sid,
+          transport: method?.namespaces[0] ?? "",
+        });
+      }
+      this.#setState("active");
       const content = accept.contents.find(
         (c) => c.creator === this.#content.creator && c.name === this.#content.name,
       );
@@ -338,6 +385,7 @@ export class JingleSession extends EventEmitter<SessionEvents> {
       // transport-info, must not overtake it), and the transport starts right behind it,
       // before the ack: ready for the peer's first move (an IBB <open/>), which can only
       // follow the accept.
+      this.#acceptSent = true;
       const accepting = this.#send("session-accept", {
         responder: this.local,
         contents: [
@@ -475,9 +523,22 @@ export class JingleSession extends EventEmitter<SessionEvents> {
       } catch (error) {
         if (this.#state === "ended") throw error;
         if (handle !== this.#transport) continue; // replaced meanwhile: use the new one
-        if (!(error instanceof TransportFailedError) || !error.fallback) throw error;
-        if (this.role === "initiator") await this.#replaceTransport(remaining, error);
-        else await this.#awaitReplacement(error);
+        // Any transport, ours or a third party's, falls back the same way: a failure that
+        // is not a chosen reason (a plain Error from connect()) counts as "could not open".
+        const failed =
+          error instanceof TransportFailedError
+            ? error
+            : error instanceof JingleReasonError
+              ? undefined
+              : new TransportFailedError(
+                  `the transport could not open: ${(error as Error)?.message ?? error}`,
+                  {
+                    cause: error,
+                  },
+                );
+        if (!failed?.fallback) throw error;
+        if (this.role === "initiator") await this.#replaceTransport(remaining, failed);
+        else await this.#awaitReplacement(failed);
       }
     }
   }
@@ -584,6 +645,16 @@ export class JingleSession extends EventEmitter<SessionEvents> {
         return;
       case "session-terminate": {
         const reason = j.reason ?? SUCCESS;
+        if (
+          this.#reofferPossible &&
+          this.#state === "pending" &&
+          reason.condition === "unsupported-transports"
+        ) {
+          // The peer refused our transport: runInitiator offers the next one.
+          this.#reofferPossible = false;
+          this.#deliver(j);
+          return;
+        }
         if (this.#phase === "securing" && !this.#peerEndedWhileSecuring) {
           // Our security layer decides how this ends (see #runDataPath), within a grace.
           const timer = setTimeout(() => {
@@ -662,6 +733,17 @@ export class JingleSession extends EventEmitter<SessionEvents> {
     const offered = this.#ourContent(j)?.transport;
     if (!offered)
       throw new StanzaError("bad-request", { text: "transport-replace without a transport for our content" });
+    // Honoured only while the transport is being opened: never before the session was
+    // accepted, never once the security layer runs over the transport or the application
+    // does (docs/protocol/jingle.md#transport-fallback). Threat: a peer (or a server
+    // spoofing one) swapping the carrier under a running TLS session or before consent.
+    const accepted = this.#state === "active" || (this.#state === "pending" && this.#acceptSent);
+    if (!accepted || (this.#phase !== "negotiating" && this.#phase !== "connecting")) {
+      throw jingleError(
+        "out-of-order",
+        "transport-replace is only taken while the transport is being opened",
+      );
+    }
     if (this.#replaceOutstanding) {
       // Both sent transport-replace at once: the initiator's wins (XEP-0166 §7.2.16).
       if (this.role === "initiator")

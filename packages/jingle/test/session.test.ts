@@ -441,6 +441,143 @@ describe("transport fallback (transport-replace)", () => {
   });
 });
 
+describe("transport fallback for any transport (issue #14)", () => {
+  it("a peer that refuses the offered transport with unsupported-transports gets a fresh session-initiate with the next method, and the session runs", async () => {
+    const other = loopbackTransport({ namespace: "urn:example:third-party" });
+    const ibbLike = loopbackTransport();
+    const wire = new Wire();
+    const app = echoApplication();
+    const security = nullSecurity();
+    const romeo = wire.add(ROMEO, {
+      applications: [app.format],
+      transports: [other, ibbLike],
+      security: [security],
+    });
+    // Juliet runs only the second method.
+    const juliet = wire.add(JULIET, {
+      applications: [app.format],
+      transports: [ibbLike],
+      security: [security],
+    });
+    juliet.on("incoming", acceptAll);
+    const session = romeo.initiate(JULIET, {
+      application: app.handle(),
+      transports: [other, ibbLike],
+      security,
+    });
+    const firstSid = session.sid;
+    const reinitiated: { previousSid: string; sid: string; transport: string }[] = [];
+    session.on("reinitiated", (info) => reinitiated.push(info));
+    await session.done;
+    expect(wire.actions()).toEqual([
+      "R:session-initiate",
+      "J:session-terminate(unsupported-transports)",
+      "R:session-initiate",
+      "J:session-accept",
+      "R:session-terminate(success)",
+    ]);
+    expect(wire.log[2]!.jingle.contents[0]!.transport?.attrs.xmlns).toBe("urn:example:loopback");
+    expect(reinitiated).toEqual([
+      { previousSid: firstSid, sid: session.sid, transport: "urn:example:loopback" },
+    ]);
+    expect(session.sid).not.toBe(firstSid);
+    expect(session.transportNamespace).toBe("urn:example:loopback");
+    expect(app.seen.map((s) => s.text).sort()).toEqual(["ping", "pong"]);
+  });
+
+  it("unsupported-transports for the last method left ends the session with that reason", async () => {
+    const other = loopbackTransport({ namespace: "urn:example:third-party" });
+    const wire = new Wire();
+    const app = echoApplication();
+    const security = nullSecurity();
+    const romeo = wire.add(ROMEO, { applications: [app.format], transports: [other], security: [security] });
+    const juliet = wire.add(JULIET, {
+      applications: [app.format],
+      transports: [loopbackTransport()],
+      security: [security],
+    });
+    juliet.on("incoming", acceptAll);
+    const session = romeo.initiate(JULIET, { application: app.handle(), transports: [other], security });
+    const error = await session.done.catch((e: unknown) => e);
+    expect((error as SessionTerminatedError).reason.condition).toBe("unsupported-transports");
+    expect(wire.actions()).toEqual(["R:session-initiate", "J:session-terminate(unsupported-transports)"]);
+  });
+
+  it("a third-party transport whose connect() rejects with a plain Error is replaced by the next method (transport-replace)", async () => {
+    const plain: ReturnType<typeof loopbackTransport> = {
+      namespaces: ["urn:example:plain"],
+      offer: () => ({
+        element: () => xml("transport", { xmlns: "urn:example:plain" }),
+        connect: () => Promise.reject(new Error("no route")),
+        close: () => {},
+      }),
+      accept: () => ({
+        element: () => xml("transport", { xmlns: "urn:example:plain" }),
+        connect: () => Promise.reject(new Error("no route")),
+        close: () => {},
+      }),
+    };
+    const working = loopbackTransport();
+    const { wire, app, romeo, juliet, security } = scene({ transports: [plain, working] });
+    juliet.on("incoming", acceptAll);
+    const session = romeo.initiate(JULIET, {
+      application: app.handle(),
+      transports: [plain, working],
+      security,
+    });
+    await session.done;
+    expect(session.transportNamespace).toBe("urn:example:loopback");
+    expect(wire.actions()).toEqual([
+      "R:session-initiate",
+      "J:session-accept",
+      "R:transport-replace",
+      "J:transport-accept",
+      "R:session-terminate(success)",
+    ]);
+  });
+
+  it("a transport-replace once the security layer or the application runs is refused with out-of-order, and the session is untouched", async () => {
+    const { wire, romeo, juliet, security, transports } = scene();
+    let release!: () => void;
+    const held = new Promise<void>((r) => {
+      release = r;
+    });
+    const app = echoApplication();
+    // The application waits until the replace was answered, then runs.
+    const handle = () => {
+      const h = app.handle();
+      return {
+        ...h,
+        run: async (...args: Parameters<typeof h.run>) => {
+          await held;
+          return h.run(...args);
+        },
+      };
+    };
+    juliet.on("incoming", (i) => void i.session.accept({ application: handle() }));
+    const session = romeo.initiate(JULIET, { application: handle(), transports, security });
+    await new Promise<void>((r) => session.once("established", () => r()));
+    const replace = buildJingle({
+      action: "transport-replace",
+      sid: session.sid,
+      contents: [
+        {
+          creator: "initiator",
+          name: "echo",
+          transport: xml("transport", { xmlns: "urn:example:loopback", id: "evil" }),
+        },
+      ],
+    });
+    const error = (await juliet.receive(ROMEO, replace).catch((e: unknown) => e)) as StanzaError;
+    expect(error.condition).toBe("unexpected-request");
+    expect(error.appCondition?.name).toBe("out-of-order");
+    release();
+    await session.done;
+    expect(app.seen.map((s) => s.text).sort()).toEqual(["ping", "pong"]);
+    expect(wire.actions()).not.toContain("J:transport-accept");
+  });
+});
+
 describe("default answers (XEP-0166 §6.3, §7.2, §10)", () => {
   async function activeSession() {
     const s = scene();

@@ -444,10 +444,10 @@ export class XmlStream extends EventEmitter<XmlStreamEvents> implements XmppLink
     element.attrs.from = this.peerJid;
     element.attrs.to = this.localJid;
     const writing =
-      element.name === "iq" &&
-      element.attrs.type === "error" &&
-      this.#requestWrites.get(element.attrs.id ?? "");
-    if (writing) {
+      element.name === "iq" && element.attrs.type === "error"
+        ? this.#requestWrites.get(element.attrs.id ?? "")
+        : undefined;
+    if (writing !== undefined) {
       // Workaround (see #writeIq): the engine must not see this error before its request's write settled.
       void writing.then(() => setImmediate(() => this.#engine.receive(element)));
       return;

@@ -14,6 +14,9 @@ import {
   connect,
   EXIT,
   resolveAccount,
+  TRANSPORT_HELP,
+  TRANSPORT_OPTION,
+  transportOf,
   UsageError,
 } from "../account.js";
 import { formatBytes, ProgressBar } from "../progress.js";
@@ -23,6 +26,7 @@ export const SEND_HELP = `xtls send FILE --to JID — send a file, end-to-end en
 
   --to JID      the peer's full JID, e.g. juliet@capulet.lit/balcony
   --json        print a JSON summary instead of text
+${TRANSPORT_HELP}
 
 The receiver stores the file only once its size and SHA-256 match; this command returns
 when it has. Progress (rate, ETA) goes to stderr.
@@ -38,6 +42,7 @@ export async function sendCommand(argv: readonly string[], io: CommandIo): Promi
     options: {
       ...ACCOUNT_OPTIONS,
       ...ACCEPT_NEW_KEY_OPTION,
+      ...TRANSPORT_OPTION,
       to: { type: "string" },
       json: { type: "boolean" },
       help: { type: "boolean", short: "h" },
@@ -51,6 +56,7 @@ export async function sendCommand(argv: readonly string[], io: CommandIo): Promi
   const [file] = positionals;
   if (!file || positionals.length > 1) throw new UsageError("xtls send FILE --to JID (one file)");
   const peer = checkPeer(values.to);
+  const transport = transportOf(values, io.env);
   const account = resolveAccount(values, io.env, true);
   const info = await stat(file).catch(() => undefined);
   if (!info?.isFile()) throw new UsageError(`not a readable file: ${file}`);
@@ -60,10 +66,11 @@ export async function sendCommand(argv: readonly string[], io: CommandIo): Promi
   if (name !== basename(file)) io.stderr.write(`sending ${escapeControls(basename(file))} as ${name}\n`);
   const { xtls, close, lost, explain } = await connect(account, io.prompter, io.style, io.stderr, io.env, {
     acceptNewKey: acceptNewKeyOf(values),
+    ibbOnly: transport === "ibb",
   });
   try {
     const t0 = performance.now();
-    const transfer = await Promise.race([xtls.sendFile(peer, file, { name }), lost]);
+    const transfer = await Promise.race([xtls.sendFile(peer, file, { name, transport }), lost]);
     const bar = new ProgressBar(io.stderr, io.style, name, info.size);
     transfer.on("progress", ({ bytes, rate }) => bar.update(bytes, rate));
     const result = await Promise.race([transfer.done, lost]);
@@ -79,6 +86,7 @@ export async function sendCommand(argv: readonly string[], io: CommandIo): Promi
       peer,
       peerFingerprint: channel?.peer?.fingerprint,
       trust: channel?.peer?.trust.source,
+      transport: transfer.session?.transportNamespace,
       ms: Math.round(ms),
     };
     if (values.json) io.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
