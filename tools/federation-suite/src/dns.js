@@ -72,9 +72,25 @@ function answer(zone, query) {
   // QR, the query's opcode and RD, AA, RA.
   const outFlags = 0x8000 | (flags & 0x7900) | 0x0400 | 0x0080 | rcode;
   const answers = (records ?? []).map((r) =>
-    Buffer.concat([u16(0xc00c), u16(r.type), u16(1), Buffer.from([0, 0, 0, 60]), u16(r.rdata.length), r.rdata]),
+    Buffer.concat([
+      u16(0xc00c),
+      u16(r.type),
+      u16(1),
+      Buffer.from([0, 0, 0, 60]),
+      u16(r.rdata.length),
+      r.rdata,
+    ]),
   );
-  return Buffer.concat([u16(id), u16(outFlags), u16(1), u16(answers.length), u16(0), u16(0), question, ...answers]);
+  return Buffer.concat([
+    u16(id),
+    u16(outFlags),
+    u16(1),
+    u16(answers.length),
+    u16(0),
+    u16(0),
+    question,
+    ...answers,
+  ]);
 }
 
 /** Serves `zone` on 127.0.0.1:`port` (UDP). Resolves with the socket once it listens. */

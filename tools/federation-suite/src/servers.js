@@ -119,7 +119,8 @@ export async function missing() {
   if (!ejabberdInstalled()) lacks.push("ejabberd (`apt-get install -y ejabberd`)");
   if (!which("openssl")) lacks.push("the openssl command (`apt-get install -y openssl`)");
   for (const a of [montague.address, capulet.address, stranger.address]) {
-    if (!(await canBind(a))) lacks.push(`a loopback test address to listen on: ${a} (Linux routes all of 127.0.0.0/8 to lo)`);
+    if (!(await canBind(a)))
+      lacks.push(`a loopback test address to listen on: ${a} (Linux routes all of 127.0.0.0/8 to lo)`);
   }
   if (lacks.length === 0) return undefined;
   const root = process.getuid?.() === 0;
@@ -152,8 +153,21 @@ function openssl(args) {
 
 function makeCa(name, subject) {
   openssl([
-    "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-    "-keyout", `${name}.key`, "-out", `${name}.pem`, "-days", "30", "-subj", `/CN=${subject}`,
+    "req",
+    "-x509",
+    "-newkey",
+    "ec",
+    "-pkeyopt",
+    "ec_paramgen_curve:P-256",
+    "-nodes",
+    "-keyout",
+    `${name}.key`,
+    "-out",
+    `${name}.pem`,
+    "-days",
+    "30",
+    "-subj",
+    `/CN=${subject}`,
   ]);
 }
 
@@ -164,12 +178,35 @@ function makeServerCert(ca, domain, file) {
     `subjectAltName=DNS:${domain},DNS:*.${domain}\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth,clientAuth\n`,
   );
   openssl([
-    "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-    "-keyout", `${file}.key`, "-out", `${file}.csr`, "-subj", `/CN=${domain}`,
+    "req",
+    "-newkey",
+    "ec",
+    "-pkeyopt",
+    "ec_paramgen_curve:P-256",
+    "-nodes",
+    "-keyout",
+    `${file}.key`,
+    "-out",
+    `${file}.csr`,
+    "-subj",
+    `/CN=${domain}`,
   ]);
   openssl([
-    "x509", "-req", "-in", `${file}.csr`, "-CA", `${ca}.pem`, "-CAkey", `${ca}.key`, "-CAcreateserial",
-    "-out", `${file}.crt`, "-days", "30", "-extfile", `${file}.ext`,
+    "x509",
+    "-req",
+    "-in",
+    `${file}.csr`,
+    "-CA",
+    `${ca}.pem`,
+    "-CAkey",
+    `${ca}.key`,
+    "-CAcreateserial",
+    "-out",
+    `${file}.crt`,
+    "-days",
+    "30",
+    "-extfile",
+    `${file}.ext`,
   ]);
   // ejabberd wants the certificate and its key in one file.
   writeFileSync(
@@ -254,7 +291,9 @@ async function waitForPorts(pid, host, ports, ms, logs) {
 async function ensurePortsFree(host, ports) {
   for (const port of ports) {
     if (await portOpen(host, port))
-      throw new Error(`${host}:${port} is already in use (a federation server left running? \`node tools/federation-suite/bin/servers.js stop\`)`);
+      throw new Error(
+        `${host}:${port} is already in use (a federation server left running? \`node tools/federation-suite/bin/servers.js stop\`)`,
+      );
   }
 }
 
@@ -270,7 +309,10 @@ async function startProsodyFor(server, { certFile, s2s }) {
   const accounts = join(server.dir, "data", encode(server.domain), "accounts");
   mkdirSync(accounts, { recursive: true });
   for (const user of server.users)
-    writeFileSync(join(accounts, `${encode(user)}.dat`), `return {\n\t["password"] = "${server.password}";\n};\n`);
+    writeFileSync(
+      join(accounts, `${encode(user)}.dat`),
+      `return {\n\t["password"] = "${server.password}";\n};\n`,
+    );
   // Certificates where the config looks for them: certs/<domain>.crt and .key, and the CA.
   const certs = join(server.dir, "certs");
   mkdirSync(certs, { recursive: true });
@@ -301,7 +343,9 @@ async function startProsodyFor(server, { certFile, s2s }) {
   const ms = await waitForPorts(child.pid, server.address, ports, 10_000, () =>
     [tail(join(server.dir, "stdout.log")), tail(join(server.dir, "prosody.log"))].join("\n"),
   );
-  log(`Prosody ${server.domain} (pid ${child.pid}) ready in ${ms} ms on ${server.address}: c2s ${server.c2sPort}, proxy65 ${server.proxy65Port}${s2s ? `, s2s ${server.s2sPort}` : ""}`);
+  log(
+    `Prosody ${server.domain} (pid ${child.pid}) ready in ${ms} ms on ${server.address}: c2s ${server.c2sPort}, proxy65 ${server.proxy65Port}${s2s ? `, s2s ${server.s2sPort}` : ""}`,
+  );
 }
 
 /** Where Debian keeps ejabberd's Erlang applications and which `erl` runs them (from ejabberdctl). */
@@ -368,7 +412,8 @@ async function startEjabberdFor(server) {
   );
   child.unref();
   writeFileSync(pidFile(server), String(child.pid));
-  const logs = () => [tail(join(server.dir, "stdout.log")), tail(join(server.dir, "logs", "ejabberd.log"))].join("\n");
+  const logs = () =>
+    [tail(join(server.dir, "stdout.log")), tail(join(server.dir, "logs", "ejabberd.log"))].join("\n");
   const ms = await waitForPorts(child.pid, server.address, ports, 30_000, logs);
   const url = `http://${server.address}:${server.httpPort}/api/register`;
   await Promise.all(
@@ -383,7 +428,9 @@ async function startEjabberdFor(server) {
         throw new Error(`registering ${user}@${server.domain} failed: HTTP ${res.status} ${body}\n${logs()}`);
     }),
   );
-  log(`ejabberd ${server.domain} (pid ${child.pid}) ready in ${ms} ms on ${server.address}: c2s ${server.c2sPort}, proxy65 ${server.proxy65Port}, s2s ${server.s2sPort}, http ${server.httpPort}`);
+  log(
+    `ejabberd ${server.domain} (pid ${child.pid}) ready in ${ms} ms on ${server.address}: c2s ${server.c2sPort}, proxy65 ${server.proxy65Port}, s2s ${server.s2sPort}, http ${server.httpPort}`,
+  );
 }
 
 const dnsServer = { dir: join(FED_DIR, "dns") };
@@ -410,7 +457,9 @@ async function startDns() {
   const t0 = Date.now();
   while (!tail(join(dnsServer.dir, "stdout.log")).includes("dns ready")) {
     if (!alive(child.pid) || Date.now() - t0 > 10_000)
-      throw new Error(`the suite's DNS server did not start on 127.0.0.1:${DNS_PORT}:\n${tail(join(dnsServer.dir, "stdout.log"))}`);
+      throw new Error(
+        `the suite's DNS server did not start on 127.0.0.1:${DNS_PORT}:\n${tail(join(dnsServer.dir, "stdout.log"))}`,
+      );
     await sleep(25);
   }
 }
