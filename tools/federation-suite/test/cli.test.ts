@@ -174,7 +174,10 @@ describe.skipIf(missing)("STARTTLS: the CLI refuses a server certificate it cann
       expect(refused.stderr()).toContain(
         `the TLS certificate of the server ${server.domain} at ${server.service} could not be verified`,
       );
-      for (const env of [{ NODE_EXTRA_CA_CERTS: CA_FILE }, { XTLS_CA: CA_FILE }] as Record<string, string>[]) {
+      for (const env of [{ NODE_EXTRA_CA_CERTS: CA_FILE }, { XTLS_CA: CA_FILE }] as Record<
+        string,
+        string
+      >[]) {
         const ok = xtls(server, ["receive", ...who, "--yes"], { stdin: "", ca: null, env });
         await ok.waitFor(
           `waiting for files as ${server === montague ? "romeo@montague.lit" : "juliet@capulet.lit"}/`,
