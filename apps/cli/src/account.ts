@@ -147,6 +147,9 @@ export function checkPeer(jid: string | undefined, what = "--to"): string {
 
 export class ConnectionError extends Error {}
 
+/** How long the server has to answer each step of the login (@xmpp/client's `timeout`). */
+const LOGIN_STEP_TIMEOUT_MS = 10_000;
+
 /** How long the server has to answer the ping that tells a broken transport from a lost server. */
 const PING_TIMEOUT_MS = 3000;
 
@@ -210,6 +213,9 @@ export async function connect(
     username: local,
     password: account.password,
     resource: account.resource,
+    // Each step of the login (the stream header after STARTTLS, each SASL round) may take this
+    // long: @xmpp/client's default of 2 s failed logins over STARTTLS on a loaded machine.
+    timeout: LOGIN_STEP_TIMEOUT_MS,
   });
   xmpp.reconnect.stop();
   if (account.serverCas) trustServerCas(xmpp, account.serverCas);
@@ -227,9 +233,12 @@ export async function connect(
         `the TLS certificate of the server ${domain} at ${account.server} could not be verified (${error.message}); not logging in. If that server uses a private CA, give it with --ca FILE (or XTLS_CA, NODE_EXTRA_CA_CERTS)`,
       );
     }
-    throw new ConnectionError(
-      `cannot log in to ${account.server} as ${account.jid}: ${(error as Error).message}`,
-    );
+    const why =
+      (error as Error).message ||
+      ((error as Error).name === "TimeoutError"
+        ? `no answer within ${LOGIN_STEP_TIMEOUT_MS / 1000} s`
+        : String((error as Error).name ?? error));
+    throw new ConnectionError(`cannot log in to ${account.server} as ${account.jid}: ${why}`);
   }
   let closing = false;
   let isLost = false;

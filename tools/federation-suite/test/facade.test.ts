@@ -47,6 +47,9 @@ async function connect(server: FederatedServer, username: string): Promise<XmppC
     domain: server.domain,
     username,
     password: server.password,
+    // @xmpp/client's default of 2 s per login step (the stream restart after STARTTLS) timed
+    // out on a loaded machine.
+    timeout: 10_000,
   });
   await streamManagementSettled(client);
   cleanups.push(() => client.stop());
