@@ -155,6 +155,8 @@ const PING_TIMEOUT_MS = 3000;
 
 interface XmppClient {
   jid?: { toString(): string } | null;
+  /** @xmpp/connection's wait for each step (stream open, a request's answer, closing). */
+  timeout: number;
   reconnect: { stop(): void };
   start(): Promise<unknown>;
   stop(): Promise<unknown>;
@@ -225,6 +227,9 @@ export async function connect(
   });
   try {
     await xmpp.start();
+    // Past the login, the library's own 2 s again: closing the stream and the socket of a
+    // server that no longer answers must not hold the command's exit for 2 × 10 s.
+    xmpp.timeout = 2000;
   } catch (error) {
     if (isUnverifiedCertificate(error)) {
       // STARTTLS met a certificate that does not chain to a CA we trust, or does not name the
