@@ -9,6 +9,7 @@ import { bareJid, type Element, StanzaError, tryParseJid, xml } from "@xtls/core
 import type { AllowableAddressClass } from "@xtls/socks5";
 import { type PasswordRequest, type SasConfirmRequest, tryParseFingerprint } from "@xtls/tls";
 import type { Prompter } from "./prompt.js";
+import { isUnverifiedCertificate, serverCas, trustServerCas } from "./server-tls.js";
 import type { Style } from "./style.js";
 
 export class UsageError extends Error {}
@@ -33,6 +34,7 @@ export const ACCOUNT_OPTIONS = {
   resource: { type: "string" },
   dir: { type: "string" },
   candidates: { type: "string" },
+  ca: { type: "string" },
 } as const;
 
 export const ACCOUNT_HELP = `Account (options or environment):
@@ -44,6 +46,8 @@ export const ACCOUNT_HELP = `Account (options or environment):
   --candidates CLASSES the SOCKS5 addresses a peer may make us connect to, after the session
                        is accepted: a comma list of loopback, private, global (default all
                        three; link-local, multicast and the like never)  [XTLS_CANDIDATES]
+  --ca FILE            also trust this CA (PEM) for the server's STARTTLS certificate,
+                       next to the system's roots and NODE_EXTRA_CA_CERTS  [XTLS_CA]
 First contact: the one-time password is asked without echo (or read from XTLS_OTP, or from
 stdin when it is not a terminal); a short code is shown as 6 digits and emoji.`;
 
@@ -95,6 +99,8 @@ export interface Account {
   readonly dir: string;
   /** `--candidates`: the address classes SOCKS5 connections may go to (default: all three). */
   readonly candidates?: readonly AllowableAddressClass[];
+  /** `--ca FILE`: the CA certificates the server's TLS certificate may chain to (Node's roots included). */
+  readonly serverCas?: readonly string[];
 }
 
 const ADDRESS_CLASSES: readonly AllowableAddressClass[] = ["loopback", "private", "global"];
@@ -135,6 +141,7 @@ export function resolveAccount(
     throw new UsageError("the account's password is missing: --password (or XTLS_PASSWORD)");
   const server = str(values.server) ?? str(env.XTLS_SERVER) ?? `xmpp://${parsed.domain}:5222`;
   const candidates = candidatesOf(str(values.candidates) ?? str(env.XTLS_CANDIDATES));
+  const cas = serverCas(str(values.ca) ?? str(env.XTLS_CA), env);
   if (!/^(xmpp|xmpps|ws|wss):\/\//.test(server))
     throw new UsageError(`--server must look like xmpp://host:port, got "${server}"`);
   return {
@@ -144,6 +151,7 @@ export function resolveAccount(
     resource: str(values.resource) ?? str(env.XTLS_RESOURCE) ?? parsed.resource ?? "xtls-cli",
     dir: str(values.dir) ?? str(env.XTLS_DIR) ?? join(homedir(), ".config", "xtls", parsed.bare),
     ...(candidates ? { candidates } : {}),
+    ...(cas ? { serverCas: cas } : {}),
   };
 }
 
@@ -159,11 +167,16 @@ export function checkPeer(jid: string | undefined, what = "--to"): string {
 
 export class ConnectionError extends Error {}
 
+/** How long the server has to answer each step of the login (@xmpp/client's `timeout`). */
+const LOGIN_STEP_TIMEOUT_MS = 10_000;
+
 /** How long the server has to answer the ping that tells a broken transport from a lost server. */
 const PING_TIMEOUT_MS = 3000;
 
 interface XmppClient {
   jid?: { toString(): string } | null;
+  /** @xmpp/connection's wait for each step (stream open, a request's answer, closing). */
+  timeout: number;
   reconnect: { stop(): void };
   start(): Promise<unknown>;
   stop(): Promise<unknown>;
@@ -224,18 +237,35 @@ export async function connect(
     username: local,
     password: account.password,
     resource: account.resource,
+    // Each step of the login (the stream header after STARTTLS, each SASL round) may take this
+    // long: @xmpp/client's default of 2 s failed logins over STARTTLS on a loaded machine.
+    timeout: LOGIN_STEP_TIMEOUT_MS,
   });
   xmpp.reconnect.stop();
+  if (account.serverCas) trustServerCas(xmpp, account.serverCas);
   let lastError: Error | undefined;
   xmpp.on("error", (error: Error) => {
     lastError = error;
   });
   try {
     await xmpp.start();
+    // Past the login, the library's own 2 s again: closing the stream and the socket of a
+    // server that no longer answers must not hold the command's exit for 2 × 10 s.
+    xmpp.timeout = 2000;
   } catch (error) {
-    throw new ConnectionError(
-      `cannot log in to ${account.server} as ${account.jid}: ${(error as Error).message}`,
-    );
+    if (isUnverifiedCertificate(error)) {
+      // STARTTLS met a certificate that does not chain to a CA we trust, or does not name the
+      // domain: someone in the middle, or a server with a private CA the user must name.
+      throw new ConnectionError(
+        `the TLS certificate of the server ${domain} at ${account.server} could not be verified (${error.message}); not logging in. If that server uses a private CA, give it with --ca FILE (or XTLS_CA, NODE_EXTRA_CA_CERTS)`,
+      );
+    }
+    const why =
+      (error as Error).message ||
+      ((error as Error).name === "TimeoutError"
+        ? `no answer within ${LOGIN_STEP_TIMEOUT_MS / 1000} s`
+        : String((error as Error).name ?? error));
+    throw new ConnectionError(`cannot log in to ${account.server} as ${account.jid}: ${why}`);
   }
   let closing = false;
   let isLost = false;
