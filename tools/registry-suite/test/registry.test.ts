@@ -290,6 +290,12 @@ it("TypeScript, ESM project, module nodenext: the README example type-checks (ou
   expect(stdout.trimEnd().split("\n")).toEqual(expectedOutput(code));
 });
 
+it("TypeScript, ESM project, module node16: the README example type-checks and runs", async () => {
+  const code = firstExample("tls");
+  const { stdout } = await typescriptProject("ts-node16", "module", { module: "node16" }, code);
+  expect(stdout.trimEnd().split("\n")).toEqual(expectedOutput(code));
+});
+
 it("TypeScript, moduleResolution bundler: the README example type-checks and runs", async () => {
   const code = firstExample("tls");
   const { stdout } = await typescriptProject(
