@@ -15,7 +15,7 @@ import {
   rmSync,
   writeFileSync,
 } from "node:fs";
-import { tmpdir } from "node:os";
+import { availableParallelism, tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { deadlines, prosody, readmeBlocks, startCommand } from "@xtls/test-servers";
 import ts from "typescript";
@@ -243,16 +243,78 @@ it("@xtls/tls under require(): the same example as a CommonJS program (.cjs) run
   expect(stderr).not.toContain("ERR_");
 });
 
-/** Type-checks and compiles `dir` with the consumer's own tsc, then runs the output. */
-async function typescriptProject(
-  name: string,
-  type: "module" | "commonjs",
-  compilerOptions: Record<string, unknown>,
-  code: string,
-) {
-  const dir = join(tlsDir, name);
+interface TsProject {
+  name: string;
+  type: "module" | "commonjs";
+  compilerOptions: Record<string, unknown>;
+  code: () => string;
+}
+
+const staticImportTls =
+  'import { createIdentity } from "@xtls/tls";\nconsole.log(createIdentity("romeo@montague.lit").fingerprint.length);\n';
+const resolutionModeTls = [
+  'import type { Identity } from "@xtls/tls" with { "resolution-mode": "import" };',
+  "",
+  "async function main(): Promise<void> {",
+  '  const { createIdentity } = await import("@xtls/tls");',
+  '  const identity: Identity = createIdentity("romeo@montague.lit");',
+  "  console.log(identity.fingerprint.length); // 64",
+  "}",
+  "void main();",
+  "",
+].join("\n");
+
+/** The TypeScript consumers: each a folder of the @xtls/tls project with its own tsconfig. */
+const tsProjects: TsProject[] = [
+  {
+    name: "ts-nodenext",
+    type: "module",
+    compilerOptions: { module: "nodenext" },
+    code: () => firstExample("tls"),
+  },
+  {
+    name: "ts-node16",
+    type: "module",
+    compilerOptions: { module: "node16" },
+    code: () => firstExample("tls"),
+  },
+  {
+    name: "ts-bundler",
+    type: "module",
+    compilerOptions: { module: "esnext", moduleResolution: "bundler" },
+    code: () => firstExample("tls"),
+  },
+  {
+    name: "ts-commonjs-nodenext",
+    type: "commonjs",
+    compilerOptions: { module: "nodenext" },
+    code: () => inMain(firstExample("tls")),
+  },
+  {
+    name: "ts-commonjs-node16-static",
+    type: "commonjs",
+    compilerOptions: { module: "node16" },
+    code: () => staticImportTls,
+  },
+  {
+    name: "ts-commonjs-node16",
+    type: "commonjs",
+    compilerOptions: { module: "node16" },
+    code: () => resolutionModeTls,
+  },
+];
+
+/**
+ * Each project's tsc run (type-check and emit), started together once TypeScript is installed,
+ * as many at a time as the machine has cores (pnpm test runs this suite alone), and awaited by
+ * each project's own test.
+ */
+const compilations = new Map<string, Promise<{ code: number | null; output: string }>>();
+
+async function compile(project: TsProject): Promise<{ code: number | null; output: string }> {
+  const dir = join(tlsDir, project.name);
   mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, "package.json"), `${JSON.stringify({ type })}\n`);
+  writeFileSync(join(dir, "package.json"), `${JSON.stringify({ type: project.type })}\n`);
   writeFileSync(
     join(dir, "tsconfig.json"),
     `${JSON.stringify(
@@ -262,8 +324,8 @@ async function typescriptProject(
           strict: true,
           types: ["node"],
           outDir: "out",
-          skipLibCheck: false,
-          ...compilerOptions,
+          skipLibCheck: false, // our .d.ts are checked too, as in a project that does not skip them
+          ...project.compilerOptions,
         },
         files: ["example.ts"],
       },
@@ -271,81 +333,91 @@ async function typescriptProject(
       2,
     )}\n`,
   );
-  writeFileSync(join(dir, "example.ts"), code);
+  writeFileSync(join(dir, "example.ts"), project.code());
   const tsc = join(tlsDir, "node_modules", "typescript", "bin", "tsc");
-  await step(`tsc ${name}`, () =>
-    run(process.execPath, [tsc, "-p", "."], { cwd: dir, label: `tsc (${name})` }),
-  );
-  return step(`run ${name}`, () => run(process.execPath, [join("out", "example.js")], { cwd: dir }));
+  return step(`tsc ${project.name}`, async () => {
+    const started = startCommand(process.execPath, [tsc, "-p", "."], {
+      cwd: dir,
+      env: userEnv(),
+      stdin: "",
+      label: `tsc (${project.name})`,
+    });
+    const code = await started.exited(deadlines.buildMs);
+    return { code, output: started.seen() };
+  });
 }
 
-it("TypeScript, ESM project, module nodenext: the README example type-checks (our .d.ts included) and runs", async () => {
+/** Awaits `name`'s compilation, expects it to succeed, and runs what it emitted. */
+async function compiledAndRun(name: string) {
+  const compiled = compilations.get(name);
+  if (!compiled) throw new Error(`${name} was not compiled: the TypeScript install failed (see its test)`);
+  const { code, output } = await compiled;
+  if (code !== 0) throw new Error(`tsc exited ${code}${output}`);
+  return step(`run ${name}`, () =>
+    run(process.execPath, [join("out", "example.js")], { cwd: join(tlsDir, name) }),
+  );
+}
+
+it("TypeScript: the consumer's own typescript and @types/node install; the projects compile", async () => {
   const [major, minor] = String(rootManifest.devDependencies.typescript).replace(/^[~^]/, "").split(".");
   const nodeTypes = String(rootManifest.devDependencies["@types/node"]);
   await step("npm install typescript @types/node", () =>
     npmInstall(tlsDir, [`typescript@~${major}.${minor}.0`, `@types/node@${nodeTypes}`], true),
   );
-  const code = firstExample("tls");
-  const { stdout } = await typescriptProject("ts-nodenext", "module", { module: "nodenext" }, code);
-  expect(stdout.trimEnd().split("\n")).toEqual(expectedOutput(code));
+  // At most `parallel` tsc processes at a time; every project's promise exists from here on.
+  const parallel = Math.min(availableParallelism(), tsProjects.length);
+  let running = 0;
+  const waiting: Array<() => void> = [];
+  const slot = async () => {
+    if (running >= parallel) await new Promise<void>((resolve) => waiting.push(resolve));
+    running++;
+  };
+  const release = () => {
+    running--;
+    waiting.shift()?.();
+  };
+  const t0 = Date.now();
+  for (const project of tsProjects) {
+    const done = slot().then(() => compile(project).finally(release));
+    done.catch(() => {}); // awaited (and reported) by the project's own test
+    compilations.set(project.name, done);
+  }
+  void Promise.allSettled(compilations.values()).then(() =>
+    console.log(
+      `registry-suite: the ${tsProjects.length} TypeScript projects compiled in ${((Date.now() - t0) / 1000).toFixed(1)} s (${parallel} at a time)`,
+    ),
+  );
+  expect(existsSync(join(tlsDir, "node_modules", "typescript", "bin", "tsc"))).toBe(true);
+});
+
+it("TypeScript, ESM project, module nodenext: the README example type-checks (our .d.ts included) and runs", async () => {
+  const { stdout } = await compiledAndRun("ts-nodenext");
+  expect(stdout.trimEnd().split("\n")).toEqual(expectedOutput(firstExample("tls")));
 });
 
 it("TypeScript, ESM project, module node16: the README example type-checks and runs", async () => {
-  const code = firstExample("tls");
-  const { stdout } = await typescriptProject("ts-node16", "module", { module: "node16" }, code);
-  expect(stdout.trimEnd().split("\n")).toEqual(expectedOutput(code));
+  const { stdout } = await compiledAndRun("ts-node16");
+  expect(stdout.trimEnd().split("\n")).toEqual(expectedOutput(firstExample("tls")));
 });
 
 it("TypeScript, moduleResolution bundler: the README example type-checks and runs", async () => {
-  const code = firstExample("tls");
-  const { stdout } = await typescriptProject(
-    "ts-bundler",
-    "module",
-    { module: "esnext", moduleResolution: "bundler" },
-    code,
-  );
-  expect(stdout.trimEnd().split("\n")).toEqual(expectedOutput(code));
+  const { stdout } = await compiledAndRun("ts-bundler");
+  expect(stdout.trimEnd().split("\n")).toEqual(expectedOutput(firstExample("tls")));
 });
 
 it("TypeScript, CommonJS project, module nodenext: a static import of @xtls/tls type-checks (TypeScript ≥ 5.8), compiles to require() and runs", async () => {
-  const code = firstExample("tls");
-  const { stdout } = await typescriptProject(
-    "ts-commonjs-nodenext",
-    "commonjs",
-    { module: "nodenext" },
-    inMain(code),
-  );
+  const { stdout } = await compiledAndRun("ts-commonjs-nodenext");
   expect(readFileSync(join(tlsDir, "ts-commonjs-nodenext", "out", "example.js"), "utf8")).toContain(
     'require("@xtls/tls")',
   );
-  expect(stdout.trimEnd().split("\n")).toEqual(expectedOutput(code));
+  expect(stdout.trimEnd().split("\n")).toEqual(expectedOutput(firstExample("tls")));
 });
 
 it("TypeScript, CommonJS project, module node16: a static import is TS1479; resolution-mode types with import() work", async () => {
-  const dir = join(tlsDir, "ts-commonjs-node16");
-  const staticImport =
-    'import { createIdentity } from "@xtls/tls";\nconsole.log(createIdentity("romeo@montague.lit").fingerprint.length);\n';
-  await expect(
-    typescriptProject("ts-commonjs-node16", "commonjs", { module: "node16" }, staticImport),
-  ).rejects.toThrow(/TS1479/);
-  rmSync(dir, { recursive: true, force: true });
-  const workaround = [
-    'import type { Identity } from "@xtls/tls" with { "resolution-mode": "import" };',
-    "",
-    "async function main(): Promise<void> {",
-    '  const { createIdentity } = await import("@xtls/tls");',
-    '  const identity: Identity = createIdentity("romeo@montague.lit");',
-    "  console.log(identity.fingerprint.length); // 64",
-    "}",
-    "void main();",
-    "",
-  ].join("\n");
-  const { stdout } = await typescriptProject(
-    "ts-commonjs-node16",
-    "commonjs",
-    { module: "node16" },
-    workaround,
-  );
+  const staticImport = await compilations.get("ts-commonjs-node16-static");
+  expect(staticImport?.code).not.toBe(0);
+  expect(staticImport?.output).toContain("error TS1479");
+  const { stdout } = await compiledAndRun("ts-commonjs-node16");
   expect(stdout.trim()).toBe("64");
 });
 

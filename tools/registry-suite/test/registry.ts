@@ -107,8 +107,18 @@ export interface Registry {
  * registry.npmjs.org, as a user's install would fetch it.
  */
 export async function startRegistry(dir: string): Promise<Registry> {
+  // The free port can be taken between our probe and Verdaccio's listen: then another one.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startRegistryOn(dir, await freePort());
+    } catch (error) {
+      if (attempt >= 3 || !String(error).includes("EADDRINUSE")) throw error;
+    }
+  }
+}
+
+async function startRegistryOn(dir: string, port: number): Promise<Registry> {
   mkdirSync(dir, { recursive: true });
-  const port = await freePort();
   const config = join(dir, "config.yaml");
   writeFileSync(
     config,
