@@ -9,4 +9,7 @@ export declare const deadlines: {
   readonly exampleMs: number;
   readonly pollMs: number;
   readonly commandsTestMs: number;
+  readonly registryStartMs: number;
+  readonly publishMs: number;
+  readonly installMs: number;
 };

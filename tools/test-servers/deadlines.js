@@ -24,4 +24,10 @@ export const deadlines = Object.freeze({
   pollMs: 10_000,
   /** A test that spawns several commands, each logging in and running a session. */
   commandsTestMs: 90_000,
+  /** A local npm registry (Verdaccio, tools/registry-suite) answers its first request. */
+  registryStartMs: 60_000,
+  /** `pnpm publish -r` of every public package into that registry. */
+  publishMs: 180_000,
+  /** One `npm install` from that registry (third-party packages proxied from npmjs). */
+  installMs: 180_000,
 });
