@@ -593,38 +593,44 @@ describe("secure by default (through Prosody)", () => {
 });
 
 describe("xtls trust and identity (no network)", () => {
-  it("identity new/show, trust verify/list/forget/export", async () => {
-    const me = ["--jid", "benvolio@montague.lit", "--dir", join(dir, "benvolio")];
-    const none = start(["identity", "show", ...me]);
-    expect(await none.done, none.seen()).toBe(1);
-    const made = start(["identity", "new", ...me, "--json"]);
-    expect(await made.done, made.seen()).toBe(0);
-    const { fingerprint } = JSON.parse(made.stdout());
-    expect(fingerprint).toMatch(/^[0-9a-f]{64}$/);
-    const again = start(["identity", "new", ...me]);
-    expect(await again.done, again.seen()).toBe(2); // refuses to replace without --force
-    const shown = start(["identity", "show", ...me]);
-    expect(await shown.done, shown.seen()).toBe(0);
-    expect(shown.stdout()).toContain(fingerprint.slice(0, 2).toUpperCase());
+  // Ten commands one after the other, each a Node process starting: on a busy machine each
+  // start takes seconds.
+  it(
+    "identity new/show, trust verify/list/forget/export",
+    async () => {
+      const me = ["--jid", "benvolio@montague.lit", "--dir", join(dir, "benvolio")];
+      const none = start(["identity", "show", ...me]);
+      expect(await none.done, none.seen()).toBe(1);
+      const made = start(["identity", "new", ...me, "--json"]);
+      expect(await made.done, made.seen()).toBe(0);
+      const { fingerprint } = JSON.parse(made.stdout());
+      expect(fingerprint).toMatch(/^[0-9a-f]{64}$/);
+      const again = start(["identity", "new", ...me]);
+      expect(await again.done, again.seen()).toBe(2); // refuses to replace without --force
+      const shown = start(["identity", "show", ...me]);
+      expect(await shown.done, shown.seen()).toBe(0);
+      expect(shown.stdout()).toContain(fingerprint.slice(0, 2).toUpperCase());
 
-    const fp = "AB:".repeat(31) + "AB";
-    expect(await start(["trust", "verify", "nurse@capulet.lit", fp, ...me]).done).toBe(0);
-    const list = start(["trust", "list", ...me, "--json"]);
-    expect(await list.done, list.seen()).toBe(0);
-    expect(JSON.parse(list.stdout())["nurse@capulet.lit"][0]).toMatchObject({
-      fingerprint: "ab".repeat(32),
-      state: "verified",
-      method: "manual",
-    });
-    const exported = start(["trust", "export", ...me]);
-    expect(await exported.done, exported.seen()).toBe(0);
-    expect(JSON.parse(exported.stdout()).peers["nurse@capulet.lit"]).toHaveLength(1);
-    expect(await start(["trust", "forget", "nurse@capulet.lit", ...me]).done).toBe(0);
-    const after = start(["trust", "list", ...me, "--json"]);
-    await after.done;
-    expect(JSON.parse(after.stdout())).toEqual({});
-    expect(await start(["trust", "verify", "nurse@capulet.lit", "not-a-fingerprint", ...me]).done).toBe(2);
-  });
+      const fp = "AB:".repeat(31) + "AB";
+      expect(await start(["trust", "verify", "nurse@capulet.lit", fp, ...me]).done).toBe(0);
+      const list = start(["trust", "list", ...me, "--json"]);
+      expect(await list.done, list.seen()).toBe(0);
+      expect(JSON.parse(list.stdout())["nurse@capulet.lit"][0]).toMatchObject({
+        fingerprint: "ab".repeat(32),
+        state: "verified",
+        method: "manual",
+      });
+      const exported = start(["trust", "export", ...me]);
+      expect(await exported.done, exported.seen()).toBe(0);
+      expect(JSON.parse(exported.stdout()).peers["nurse@capulet.lit"]).toHaveLength(1);
+      expect(await start(["trust", "forget", "nurse@capulet.lit", ...me]).done).toBe(0);
+      const after = start(["trust", "list", ...me, "--json"]);
+      await after.done;
+      expect(JSON.parse(after.stdout())).toEqual({});
+      expect(await start(["trust", "verify", "nurse@capulet.lit", "not-a-fingerprint", ...me]).done).toBe(2);
+    },
+    deadlines.commandsTestMs,
+  );
 
   it.each([
     [["send", "x", "--to", "juliet@capulet.lit"], 2, /full JID/],

@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import tls from "node:tls";
 import { AbortError, duplexPair, TimeoutError } from "@xtls/core";
+import { deadlines } from "@xtls/test-servers/deadlines";
 import { describe, expect, it } from "vitest";
 import {
   AdvertisedFingerprintMismatchError,
@@ -255,67 +256,73 @@ describe("the responder's pooled TLS servers", () => {
   // Threat: the engine reuses one tls.Server for many handshakes, one at a time. If a
   // server were reused while an earlier connection could still report on it, a
   // handshake would get another connection's socket: the wrong peer, the wrong bytes.
-  it("never give one connection's socket to another: interleaved successes, garbage, timeouts and two peers", async () => {
-    const MERCUTIO = "mercutio@verona.lit/square";
-    const mercutioId = createIdentity(MERCUTIO);
-    const julietTrust = new MemoryTrustStore();
-    await julietTrust.pin(ROMEO, romeoId.fingerprint, { method: "manual" });
-    await julietTrust.pin(MERCUTIO, mercutioId.fingerprint, { method: "manual" });
-    const juliet = new NodeTlsEngine({ identity: julietId, trustStore: julietTrust, sessionCache: false });
-    const initiators = new Map(
-      [
-        [ROMEO, romeoId],
-        [MERCUTIO, mercutioId],
-      ].map(([jid, id]) => {
-        const trust = new MemoryTrustStore();
-        void trust.pin(JULIET, julietId.fingerprint, { method: "manual" });
-        return [jid as string, new NodeTlsEngine({ identity: id as typeof romeoId, trustStore: trust })];
-      }),
-    );
-    const rounds = 3;
-    for (let round = 0; round < rounds; round++) {
-      const work: Promise<void>[] = [];
-      for (let i = 0; i < 24; i++) {
-        const [a, b] = duplexPair();
-        const kind = i % 4; // 0, 1: a real peer; 2: garbage; 3: silence until the deadline
-        const peerJid = i % 8 < 4 ? ROMEO : MERCUTIO;
-        const accepting = juliet.secure(b, {
-          role: "responder",
-          localJid: JULIET,
-          peerJid,
-          handshakeTimeoutMs: kind === 3 ? 30 : 5_000,
-        });
-        if (kind === 2) {
-          // Garbage that cannot start a TLS record: random bytes did one time in a few
-          // hundred runs (a first byte of 0x16, a handshake record, or one with the high bit
-          // set, an SSLv2 header, whose length then made the server wait for the rest until
-          // the deadline: a TimeoutError, not the handshake error this case is about).
-          const garbage = randomBytes(200);
-          garbage[0] = 0x47; // "G", as an HTTP request would start
-          a.write(garbage);
-          work.push(expect(accepting).rejects.toBeInstanceOf(TlsHandshakeError));
-        } else if (kind === 3) {
-          work.push(expect(accepting).rejects.toBeInstanceOf(TimeoutError));
-        } else {
-          const message = `round ${round}, carrier ${i}, from ${peerJid}`;
-          const connecting = initiators
-            .get(peerJid)!
-            .secure(a, { role: "initiator", localJid: peerJid, peerJid: JULIET });
-          work.push(
-            (async () => {
-              const [mine, theirs] = await Promise.all([connecting, accepting]);
-              expect(theirs.peer.jid).toBe(peerJid);
-              expect(theirs.peer.fingerprint).toBe((peerJid === ROMEO ? romeoId : mercutioId).fingerprint);
-              const got = collect(theirs.stream);
-              mine.stream.end(message);
-              expect(await got.done).toBe("end");
-              expect(got.data().toString()).toBe(message);
-              await theirs.close();
-            })(),
-          );
+  it(
+    "never give one connection's socket to another: interleaved successes, garbage, timeouts and two peers",
+    async () => {
+      const MERCUTIO = "mercutio@verona.lit/square";
+      const mercutioId = createIdentity(MERCUTIO);
+      const julietTrust = new MemoryTrustStore();
+      await julietTrust.pin(ROMEO, romeoId.fingerprint, { method: "manual" });
+      await julietTrust.pin(MERCUTIO, mercutioId.fingerprint, { method: "manual" });
+      const juliet = new NodeTlsEngine({ identity: julietId, trustStore: julietTrust, sessionCache: false });
+      const initiators = new Map(
+        [
+          [ROMEO, romeoId],
+          [MERCUTIO, mercutioId],
+        ].map(([jid, id]) => {
+          const trust = new MemoryTrustStore();
+          void trust.pin(JULIET, julietId.fingerprint, { method: "manual" });
+          return [jid as string, new NodeTlsEngine({ identity: id as typeof romeoId, trustStore: trust })];
+        }),
+      );
+      const rounds = 3;
+      for (let round = 0; round < rounds; round++) {
+        const work: Promise<void>[] = [];
+        for (let i = 0; i < 24; i++) {
+          const [a, b] = duplexPair();
+          const kind = i % 4; // 0, 1: a real peer; 2: garbage; 3: silence until the deadline
+          const peerJid = i % 8 < 4 ? ROMEO : MERCUTIO;
+          const accepting = juliet.secure(b, {
+            role: "responder",
+            localJid: JULIET,
+            peerJid,
+            // Silence must hit its deadline; everything else is one of 24 handshakes queued
+            // for the pooled servers at once, which a busy machine takes a while to reach.
+            handshakeTimeoutMs: kind === 3 ? 30 : deadlines.testMs,
+          });
+          if (kind === 2) {
+            // Garbage that cannot start a TLS record: random bytes did one time in a few
+            // hundred runs (a first byte of 0x16, a handshake record, or one with the high bit
+            // set, an SSLv2 header, whose length then made the server wait for the rest until
+            // the deadline: a TimeoutError, not the handshake error this case is about).
+            const garbage = randomBytes(200);
+            garbage[0] = 0x47; // "G", as an HTTP request would start
+            a.write(garbage);
+            work.push(expect(accepting).rejects.toBeInstanceOf(TlsHandshakeError));
+          } else if (kind === 3) {
+            work.push(expect(accepting).rejects.toBeInstanceOf(TimeoutError));
+          } else {
+            const message = `round ${round}, carrier ${i}, from ${peerJid}`;
+            const connecting = initiators
+              .get(peerJid)!
+              .secure(a, { role: "initiator", localJid: peerJid, peerJid: JULIET });
+            work.push(
+              (async () => {
+                const [mine, theirs] = await Promise.all([connecting, accepting]);
+                expect(theirs.peer.jid).toBe(peerJid);
+                expect(theirs.peer.fingerprint).toBe((peerJid === ROMEO ? romeoId : mercutioId).fingerprint);
+                const got = collect(theirs.stream);
+                mine.stream.end(message);
+                expect(await got.done).toBe("end");
+                expect(got.data().toString()).toBe(message);
+                await theirs.close();
+              })(),
+            );
+          }
         }
+        await Promise.all(work);
       }
-      await Promise.all(work);
-    }
-  });
+    },
+    3 * deadlines.testMs,
+  );
 });
