@@ -8,10 +8,10 @@ import {
   ACCOUNT_HELP,
   ACCOUNT_OPTIONS,
   acceptNewKeyOf,
+  accountFor,
   checkPeer,
   connect,
   EXIT,
-  resolveAccount,
 } from "../account.js";
 import { logRefusals } from "./common.js";
 import type { CommandIo } from "./io.js";
@@ -37,6 +37,8 @@ export const CHAT_HELP = `xtls chat [JID] — chat end to end encrypted (an XML 
   --json                                 one JSON line per message received
 
 Type a line to send it; /quit or end of input closes the chat.
+Starting a chat with a peer not verified yet (and no XTLS_OTP or --ask-otp): a one-time
+code is generated and shown for you to tell them (8 digits, about 26.6 bits).
 
 ${ACCEPT_NEW_KEY_HELP}
 
@@ -62,12 +64,13 @@ export async function chatCommand(argv: readonly string[], io: CommandIo): Promi
     return EXIT.ok;
   }
   const peer = positionals[0] === undefined ? undefined : checkPeer(positionals[0], "the chat's JID");
-  const account = resolveAccount(values, io.env, true);
+  const account = await accountFor(values, io);
   const otp = await oneTimePasswordUpFront(values["ask-otp"] === true, io);
   const from = firstContactFrom(values.from, otp, values.yes === true);
   const { xtls, close, lost, explain } = await connect(account, io.prompter, io.style, io.stderr, io.env, {
     otp,
     acceptNewKey: acceptNewKeyOf(values),
+    ...(peer ? { peer } : {}),
   });
   logRefusals(xtls, io.stderr, "chat");
   try {
