@@ -5,6 +5,7 @@
 
 import type { SrvRecord } from "node:dns";
 import { Resolver } from "node:dns/promises";
+import { readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { createXtls, type Xtls } from "@xtls/client";
@@ -140,20 +141,46 @@ export function candidatesOf(given: string | undefined): readonly AllowableAddre
 
 const str = (v: unknown) => (typeof v === "string" && v !== "" ? v : undefined);
 
+/** What `xtls login` stored: the account later commands use when no --jid is given. */
+export interface SavedAccount {
+  readonly jid: string;
+  readonly server?: string;
+  readonly resource?: string;
+  /** Only with `xtls login --save-password`. */
+  readonly password?: string;
+}
+
+/** `~/.config/xtls/account.json` (mode 0600, in a 0700 directory). */
+export const savedAccountPath = () => join(homedir(), ".config", "xtls", "account.json");
+
+/** The account `xtls login` stored, if any (an unreadable or malformed file counts as none). */
+export function savedAccount(): SavedAccount | undefined {
+  try {
+    const saved = JSON.parse(readFileSync(savedAccountPath(), "utf8")) as SavedAccount;
+    return typeof saved.jid === "string" ? saved : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export function resolveAccount(
   values: Record<string, unknown>,
   env: NodeJS.ProcessEnv,
   needPassword: boolean,
+  useSaved = true,
 ): Account {
-  const jid = str(values.jid) ?? str(env.XTLS_JID);
-  if (!jid) throw new UsageError("which account? give --jid (or set XTLS_JID)");
+  // Options first, then the environment, then what `xtls login` stored (for its account only).
+  const stored = useSaved ? savedAccount() : undefined;
+  const jid = str(values.jid) ?? str(env.XTLS_JID) ?? stored?.jid;
+  if (!jid) throw new UsageError('which account? give --jid (or set XTLS_JID, or run "xtls login" once)');
   const parsed = tryParseJid(jid);
   if (!parsed?.local)
     throw new UsageError(`--jid must be a user's JID like romeo@montague.lit, got "${jid}"`);
-  const password = str(values.password) ?? str(env.XTLS_PASSWORD);
+  const saved = stored?.jid === parsed.bare ? stored : undefined;
+  const password = str(values.password) ?? str(env.XTLS_PASSWORD) ?? str(saved?.password);
   if (needPassword && !password)
     throw new UsageError("the account's password is missing: --password (or XTLS_PASSWORD)");
-  const given = str(values.server) ?? str(env.XTLS_SERVER);
+  const given = str(values.server) ?? str(env.XTLS_SERVER) ?? str(saved?.server);
   const server = given ?? `xmpp://${parsed.domain}:5222`;
   const candidates = candidatesOf(str(values.candidates) ?? str(env.XTLS_CANDIDATES));
   if (!/^(xmpp|xmpps|ws|wss):\/\//.test(server))
@@ -163,7 +190,12 @@ export function resolveAccount(
     password,
     server,
     // A bare --jid has the resource "" (not undefined): the documented default applies then.
-    resource: str(values.resource) ?? str(env.XTLS_RESOURCE) ?? str(parsed.resource) ?? "xtls-cli",
+    resource:
+      str(values.resource) ??
+      str(env.XTLS_RESOURCE) ??
+      str(parsed.resource) ??
+      str(saved?.resource) ??
+      "xtls-cli",
     dir: str(values.dir) ?? str(env.XTLS_DIR) ?? join(homedir(), ".config", "xtls", parsed.bare),
     ...(candidates ? { candidates } : {}),
     ...(given === undefined ? { discover: true } : {}),
@@ -177,8 +209,9 @@ export function resolveAccount(
 export async function accountFor(
   values: Record<string, unknown>,
   io: { env: NodeJS.ProcessEnv; stdin?: { isTTY?: boolean }; prompter: Prompter },
+  useSaved = true,
 ): Promise<Account> {
-  const account = resolveAccount(values, io.env, !io.stdin?.isTTY);
+  const account = resolveAccount(values, io.env, !io.stdin?.isTTY, useSaved);
   if (account.password) return account;
   const password = await io.prompter.ask(`Password for ${account.jid}: `, { hidden: true });
   if (!password) throw new UsageError("the account's password is missing: --password (or XTLS_PASSWORD)");

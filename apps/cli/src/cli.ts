@@ -7,6 +7,7 @@ import { chatCommand } from "./commands/chat.js";
 import { describeError, exitCodeOf } from "./commands/common.js";
 import { identityCommand } from "./commands/identity.js";
 import type { CommandIo } from "./commands/io.js";
+import { loginCommand, logoutCommand } from "./commands/login.js";
 import { receiveCommand } from "./commands/receive.js";
 import { sendCommand } from "./commands/send.js";
 import { trustCommand } from "./commands/trust.js";
@@ -32,6 +33,7 @@ Usage:
   xtls chat [JID]                 an end-to-end encrypted chat
   xtls send FILE --to JID         send a file, encrypted, verified by the receiver
   xtls receive [--into DIR]       wait for files
+  xtls login                      set your account up once (then no --jid needed)
   xtls trust list|verify|forget|export
   xtls identity show|new
   xtls --version
@@ -40,7 +42,10 @@ Usage:
 Exit codes: 0 success, 1 failed, 2 usage error, 3 the peer could not be verified
 (wrong one-time password, codes differ, someone in the middle, a pinned peer's key CHANGED,
 srp stripped from the negotiation, locked out after failed passwords), 4 declined or
-cancelled, 5 the XMPP server is unreachable, refused the login, or went away.
+cancelled, 5 the XMPP server is unreachable, refused the login, or went away, 6 the peer
+is offline (the server answered for it: no such resource online, or no XTLS there).
+An unknown option is exit 2 with one line. With --json, a failure is also one JSON object
+on stdout: {"error": "...", "code": N}.
 `;
 
 const DEMO_HELP = `xtls demo — Romeo and Juliet, from strangers to an encrypted chat and file
@@ -160,6 +165,8 @@ const COMMANDS: Record<string, (argv: readonly string[], io: CommandIo) => Promi
   receive: receiveCommand,
   trust: trustCommand,
   identity: identityCommand,
+  login: loginCommand,
+  logout: logoutCommand,
 };
 
 async function demo(argv: readonly string[], io: CliIo): Promise<number> {

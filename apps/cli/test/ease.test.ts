@@ -4,7 +4,7 @@
 // the user sees.
 import { spawn } from "node:child_process";
 import { createSocket, type Socket } from "node:dgram";
-import { mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { deadlines, prosody } from "@xtls/test-servers";
@@ -431,6 +431,71 @@ describe("server discovery", () => {
       /^xtls receive: cannot log in to xmpp:\/\/montague\.lit:5222 as romeo@montague\.lit/,
     );
   });
+});
+
+describe("xtls login", () => {
+  it(
+    "login --save-password stores the account (file mode 0600); later commands need no flag and no variable",
+    async () => {
+      const home = join(dir, "home-romeo");
+      const login = start(["login", "--jid", "romeo@montague.lit", "--save-password"], { HOME: home });
+      expect(await login.done, login.seen()).toBe(0);
+      expect(login.stdout()).toMatch(/^logged in as romeo@montague\.lit\/xtls-cli; saved to /);
+      const path = join(home, ".config", "xtls", "account.json");
+      expect((await stat(path)).mode & 0o777).toBe(0o600);
+      expect(JSON.parse(await readFile(path, "utf8"))).toEqual({
+        jid: "romeo@montague.lit",
+        server: prosody.service,
+        password: prosody.password,
+      });
+      // No --jid, no XTLS_* variable: what login stored.
+      const r = startInTerminal(["receive"], { env: { HOME: home } });
+      try {
+        await r.waitFor("waiting for files as romeo@montague.lit/xtls-cli");
+        expect(r.stdout()).not.toContain("Password for");
+      } finally {
+        await r.kill();
+      }
+      const logout = startInTerminal(["logout"], { env: { HOME: home } });
+      expect(await logout.exited()).toBe(0);
+      await expect(stat(path)).rejects.toThrow();
+    },
+    deadlines.commandsTestMs,
+  );
+
+  it(
+    "login on a terminal asks the password without echo and does not store it; later commands ask it again",
+    async () => {
+      const home = join(dir, "home-juliet");
+      const login = startInTerminal(
+        ["login", "--jid", "juliet@capulet.lit", "--server", prosody.service, "--resource", "home"],
+        { env: { HOME: home } },
+      );
+      await login.waitFor("Password for juliet@capulet.lit: ");
+      login.child.stdin.write(`${prosody.password}\r`);
+      expect(await login.exited(), login.seen()).toBe(0);
+      const screen = screenLines(login.stdout()).join("\n");
+      expect(screen).toContain("logged in as juliet@capulet.lit/home");
+      expect(screen).toContain("the password is not saved");
+      expect(screen).not.toContain(prosody.password);
+      const path = join(home, ".config", "xtls", "account.json");
+      expect((await stat(path)).mode & 0o777).toBe(0o600);
+      expect(JSON.parse(await readFile(path, "utf8"))).toEqual({
+        jid: "juliet@capulet.lit",
+        server: prosody.service,
+        resource: "home",
+      });
+      const r = startInTerminal(["receive", "--into", join(dir, "inbox-home")], { env: { HOME: home } });
+      try {
+        await r.waitFor("Password for juliet@capulet.lit: ");
+        r.child.stdin.write(`${prosody.password}\r`);
+        await r.waitFor("waiting for files as juliet@capulet.lit/home");
+      } finally {
+        await r.kill();
+      }
+    },
+    deadlines.commandsTestMs,
+  );
 });
 
 // --- a DNS server in a few lines (RFC 1035), for the SRV test ---------------------------
