@@ -71,9 +71,11 @@ export const ACCOUNT_OPTIONS = {
 
 export const ACCOUNT_HELP = `Account (options or environment):
   --jid JID            your account, e.g. romeo@montague.lit       [XTLS_JID]
+                       (default: the account stored by "xtls login")
   --password PW        its password                                [XTLS_PASSWORD]
   --server URL         xmpp://host:port (default: the domain's _xmpp-client._tcp SRV
                        records, else xmpp://<domain>:5222)          [XTLS_SERVER]
+                       (XTLS_DNS_SERVER=host[:port]: the DNS server asked, for tests)
   --resource NAME      this device's resource (default xtls-cli)   [XTLS_RESOURCE]
   --dir DIR            identity and trust store (default ~/.config/xtls/<jid>) [XTLS_DIR]
   --candidates CLASSES the SOCKS5 addresses a peer may make us connect to, after the session

@@ -357,10 +357,10 @@ describe("first contact with a generated one-time code", () => {
       const file = join(dir, "code2.txt");
       await writeFile(file, "A rose by any other name\n");
       const inbox = join(dir, "inbox-code2");
-      const receiver = start(["receive", ...account("juliet", "code2"), "--into", inbox]);
+      const receiver = start(["receive", ...account("juliet", "code2"), "--into", inbox, "--json"]);
       await waitFor(receiver, "waiting for files as");
       const sender = start(
-        ["send", file, "--to", "juliet@capulet.lit/balcony-code2", ...account("romeo", "code2")],
+        ["send", file, "--to", "juliet@capulet.lit/balcony-code2", ...account("romeo", "code2"), "--json"],
         {},
         "",
       );
@@ -374,6 +374,10 @@ describe("first contact with a generated one-time code", () => {
       expect(await sender.done, sender.seen()).toBe(3);
       expect(await receiver.done, receiver.seen()).toBe(3);
       expect(await readdir(inbox)).toEqual([]);
+      // --json: each side's failure is one JSON object on stdout.
+      for (const r of [sender, receiver]) {
+        expect(JSON.parse(r.stdout()), r.seen()).toEqual({ error: expect.any(String), code: 3 });
+      }
     },
     deadlines.commandsTestMs,
   );

@@ -157,5 +157,8 @@ export async function receiveCommand(argv: readonly string[], io: CommandIo): Pr
   } finally {
     await close();
   }
+  // The alarm was told on stderr already; with --json also as the failure object.
+  if (alarm && values.json)
+    io.stdout.write(`${JSON.stringify({ error: describeError(alarm), code: EXIT.security })}\n`);
   return alarm ? EXIT.security : EXIT.ok;
 }
