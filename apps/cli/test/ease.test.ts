@@ -8,6 +8,7 @@ import { mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promise
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { deadlines, prosody } from "@xtls/test-servers";
+import { startCommand } from "@xtls/test-servers/processes";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   accountArgs,
@@ -34,6 +35,16 @@ afterAll(async () => {
 const start = (args: string[], env: Record<string, string> = {}, stdin?: string): Run =>
   startCli(prosody, args, env, stdin);
 const account = (who: "romeo" | "juliet", tag: string) => accountArgs(dir, who, tag);
+/** `xtls ARGS` piped, with no XTLS_* variable (the demo on its embedded router). */
+const startLocal = (args: string[]): Run =>
+  startCommand(process.execPath, [BIN, ...args], {
+    env: Object.fromEntries(
+      Object.entries(process.env).filter(
+        ([k]) => !k.startsWith("XTLS_") && k !== "NO_COLOR" && k !== "FORCE_COLOR",
+      ),
+    ) as Record<string, string>,
+    label: `xtls ${args.join(" ")}`,
+  });
 
 /** Lines as a terminal shows them: each carriage-return redraw on its own, colours gone. */
 function screenLines(output: string): string[] {
@@ -104,26 +115,32 @@ describe("small correctness items", () => {
     expect(r.stdout()).toMatch(/^ {2}--into DIR +where files go/m);
   });
 
+  /** Romeo, verified with Juliet of `tag`, sends a 3-byte file to her `receive --yes`. */
+  async function sendTiny(tag: string): Promise<{ sender: Run; receiver: Run }> {
+    await verifiedPair(prosody, dir, tag);
+    const inbox = join(dir, `inbox-${tag}`);
+    const file = join(dir, "tiny.txt");
+    await writeFile(file, "hi\n");
+    const receiver = start(["receive", ...account("juliet", tag), "--into", inbox, "--yes"]);
+    await waitFor(receiver, "waiting for files as");
+    const sender = start([
+      "send",
+      file,
+      "--to",
+      `juliet@capulet.lit/balcony-${tag}`,
+      ...account("romeo", tag),
+    ]);
+    expect(await sender.done, sender.seen()).toBe(0);
+    expect(await receiver.done, receiver.seen()).toBe(0);
+    expect(await readdir(inbox)).toEqual(["tiny.txt"]);
+    return { sender, receiver };
+  }
+
   it(
-    "a 3-byte file: rates in whole bytes per second (and MiB/s with one decimal), fingerprints only as colon-separated hex in every command's output",
+    "a 3-byte file: rates in whole bytes per second, no 46.15384615384615 B/s",
     async () => {
-      await verifiedPair(prosody, dir, "fp");
-      const inbox = join(dir, "inbox-fp");
-      const file = join(dir, "tiny.txt");
-      await writeFile(file, "hi\n");
-      const receiver = start(["receive", ...account("juliet", "fp"), "--into", inbox, "--yes"]);
-      await waitFor(receiver, "waiting for files as");
-      const sender = start([
-        "send",
-        file,
-        "--to",
-        "juliet@capulet.lit/balcony-fp",
-        ...account("romeo", "fp"),
-      ]);
-      expect(await sender.done, sender.seen()).toBe(0);
-      expect(await receiver.done, receiver.seen()).toBe(0);
-      expect(await readdir(inbox)).toEqual(["tiny.txt"]);
-      // Rates: the progress lines of both sides.
+      const { sender, receiver } = await sendTiny("rate");
+      // The progress lines of both sides (piped: one per quarter).
       const progress = [sender, receiver].flatMap((r) =>
         r
           .stderr()
@@ -133,16 +150,21 @@ describe("small correctness items", () => {
       expect(progress.length).toBeGreaterThan(0);
       for (const line of progress) expect(line).toMatch(/ 3 B\/3 B \d+ (B|KiB|MiB)\/s ETA /);
       for (const line of progress) expect(line).not.toMatch(/\d\.\d{2,}/);
-      // Fingerprints: whatever else prints one (identity show, trust list) and what the
-      // sender and the receiver printed: every hex run of 16 digits or more is either a
-      // colon-separated fingerprint or the file's SHA-256 (a hash, not a certificate).
+    },
+    deadlines.commandsTestMs,
+  );
+
+  it(
+    "fingerprints only as colon-separated hex: send, receive, identity show, trust list, and the demo's three modes",
+    async () => {
+      const { sender, receiver } = await sendTiny("fp");
       const identity = start(["identity", "show", ...account("romeo", "fp")]);
       const trust = start(["trust", "list", ...account("romeo", "fp")]);
       expect(await identity.done).toBe(0);
       expect(await trust.done).toBe(0);
       const demos: Run[] = [];
       for (const mode of ["jingle", "q", "story"]) {
-        const r = start(["demo", "--mode", mode], { XTLS_SERVER: "" });
+        const r = startLocal(["demo", "--mode", mode]);
         expect(await r.done, r.seen()).toBe(0);
         demos.push(r);
       }
@@ -167,7 +189,7 @@ describe("small correctness items", () => {
       expect(identity.stdout()).toMatch(new RegExp(`SHA-256 ${COLON_FP.source}`));
       for (const r of [demo, q, story]) expect(r.stdout()).toMatch(new RegExp(`${COLON_FP.source}…`));
     },
-    deadlines.commandsTestMs * 2,
+    deadlines.commandsTestMs,
   );
 
   it(
@@ -241,7 +263,7 @@ describe("the terminal's width", () => {
       ["q", "“I take thee at thy word:”"],
       ["story", "passwords asked this time: 0"],
     ] as const) {
-      const r = start(["demo", "--mode", mode, "--width", "60"], { XTLS_SERVER: "" });
+      const r = startLocal(["demo", "--mode", mode, "--width", "60"]);
       expect(await r.done, r.seen()).toBe(0);
       const long = screenLines(r.stdout()).filter((l) => l.length > 60);
       expect(long, mode).toEqual([]);
@@ -326,6 +348,9 @@ describe("first contact with a generated one-time code", () => {
       await waitFor(receiver, "Accept? [y/N]");
       receiver.child.stdin.write("y\n");
       await waitFor(receiver, "One-time password or code they gave you: ");
+      expect(receiver.stderr()).toMatch(
+        new RegExp(`First contact with romeo@montague\\.lit/\\S+ \\(certificate ${COLON_FP.source}\\)\\.`),
+      );
       receiver.child.stdin.end(`${code}\n`);
       expect(await sender.done, sender.seen()).toBe(0);
       expect(await receiver.done, receiver.seen()).toBe(0);
@@ -378,6 +403,33 @@ describe("first contact with a generated one-time code", () => {
       for (const r of [sender, receiver]) {
         expect(JSON.parse(r.stdout()), r.seen()).toEqual({ error: expect.any(String), code: 3 });
       }
+    },
+    deadlines.commandsTestMs,
+  );
+});
+
+describe("first contact in a chat with a generated one-time code", () => {
+  it(
+    "chat JID to a stranger: the code is shown, typed by the other side, and the chat opens verified by srp",
+    async () => {
+      const juliet = start(["chat", ...account("juliet", "cc"), "--json"]);
+      await waitFor(juliet, "waiting for a chat as");
+      const romeo = start(
+        ["chat", "juliet@capulet.lit/balcony-cc", ...account("romeo", "cc")],
+        {},
+        "Did my heart love till now?\n/quit\n",
+      );
+      await waitFor(romeo, /Tell juliet@capulet\.lit this one-time code: \d{4}-\d{4}\n/);
+      const code = romeo.stderr().match(/one-time code: (\d{4}-\d{4})/)![1]!;
+      await waitFor(juliet, "wants to chat. Accept? [y/N]");
+      juliet.child.stdin.write("y\n");
+      await waitFor(juliet, "One-time password or code they gave you: ");
+      // Typed without the dash: a code counts by its digits.
+      juliet.child.stdin.write(`${code.replace("-", "")}\n`);
+      expect(await romeo.done, romeo.seen()).toBe(0);
+      expect(await juliet.exited(), juliet.seen()).toBe(0);
+      expect(romeo.stderr()).toMatch(new RegExp(`their certificate ${COLON_FP.source} \\(srp\\)`));
+      expect(JSON.parse(juliet.stdout().trim())).toMatchObject({ body: "Did my heart love till now?" });
     },
     deadlines.commandsTestMs,
   );
