@@ -60,9 +60,9 @@ export async function sendCommand(argv: readonly string[], io: CommandIo): Promi
   const [file] = positionals;
   if (!file || positionals.length > 1) throw new UsageError("xtls send FILE --to JID (one file)");
   const peer = checkPeer(values.to);
-  const account = await accountFor(values, io);
   const info = await stat(file).catch(() => undefined);
   if (!info?.isFile()) throw new UsageError(`not a readable file: ${file}`);
+  const account = await accountFor(values, io);
   // A name with a control character (or one XML forbids) cannot go into the offer: the
   // server would drop our connection. Clean it before any stanza goes out, and say so.
   const name = sendableFileName(basename(file));
