@@ -34,6 +34,7 @@ Usage:
   xtls send FILE --to JID         send a file, encrypted, verified by the receiver
   xtls receive [--into DIR]       wait for files
   xtls login                      set your account up once (then no --jid needed)
+  xtls logout                     forget it
   xtls trust list|verify|forget|export
   xtls identity show|new
   xtls --version
