@@ -7,6 +7,7 @@ import { chatCommand } from "./commands/chat.js";
 import { describeError, exitCodeOf } from "./commands/common.js";
 import { identityCommand } from "./commands/identity.js";
 import type { CommandIo } from "./commands/io.js";
+import { loginCommand, logoutCommand } from "./commands/login.js";
 import { receiveCommand } from "./commands/receive.js";
 import { sendCommand } from "./commands/send.js";
 import { trustCommand } from "./commands/trust.js";
@@ -14,6 +15,7 @@ import { type DemoMode, runDemo, serverLinks } from "./demo.js";
 import { Prompter } from "./prompt.js";
 import { runStory } from "./story.js";
 import { colorWanted, makeStyle } from "./style.js";
+import { widthOf, wrappingStream, wrapText } from "./wrap.js";
 
 export interface CliIo {
   readonly stdout: Writable & { isTTY?: boolean; columns?: number };
@@ -31,6 +33,8 @@ Usage:
   xtls chat [JID]                 an end-to-end encrypted chat
   xtls send FILE --to JID         send a file, encrypted, verified by the receiver
   xtls receive [--into DIR]       wait for files
+  xtls login                      set your account up once (then no --jid needed)
+  xtls logout                     forget it
   xtls trust list|verify|forget|export
   xtls identity show|new
   xtls --version
@@ -39,7 +43,10 @@ Usage:
 Exit codes: 0 success, 1 failed, 2 usage error, 3 the peer could not be verified
 (wrong one-time password, codes differ, someone in the middle, a pinned peer's key CHANGED,
 srp stripped from the negotiation, locked out after failed passwords), 4 declined or
-cancelled, 5 the XMPP server is unreachable, refused the login, or went away.
+cancelled, 5 the XMPP server is unreachable, refused the login, or went away, 6 the peer
+is offline (the server answered for it: no such resource online, or no XTLS there).
+An unknown option is exit 2 with one line. With --json, a failure is also one JSON object
+on stdout: {"error": "...", "code": N}.
 `;
 
 const DEMO_HELP = `xtls demo — Romeo and Juliet, from strangers to an encrypted chat and file
@@ -65,7 +72,9 @@ Options:
   --password PW           password for both accounts (default "secret")     [env XTLS_PASSWORD]
   --romeo-password PW     Romeo's password                                  [env XTLS_ROMEO_PASSWORD]
   --juliet-password PW    Juliet's password                                 [env XTLS_JULIET_PASSWORD]
-  --width N               transcript width in columns
+  --width N               wrap to N columns (default: the terminal's width; piped,
+                          unwrapped and the transcript 140 wide); under 100 the
+                          transcript takes one column
   --color / --no-color    force colours on or off (default: on for a terminal)
   --json                  print a JSON summary instead of the transcript
   -h, --help              this help
@@ -84,10 +93,30 @@ function version(): string {
   }
 }
 
+/**
+ * What node:util's parseArgs threw, as the usage error a user reads (exit 2): an unknown
+ * option is one line naming it; undefined for any other error.
+ */
+function usageOf(error: unknown, command: string): string | undefined {
+  const code = (error as { code?: unknown })?.code;
+  if (typeof code !== "string" || !code.startsWith("ERR_PARSE_ARGS_")) return undefined;
+  const message = (error as Error).message;
+  if (code === "ERR_PARSE_ARGS_UNKNOWN_OPTION") {
+    const option = message.match(/^Unknown option '([^']+)'/)?.[1] ?? message;
+    return `xtls: unknown option ${option} (see xtls ${command} --help)`;
+  }
+  return `xtls ${command}: ${message.split(". ")[0]!.replace(/\.$/, "")} (see xtls ${command} --help)`;
+}
+
+/** `--json` asked for: a failure is also one JSON object on stdout, `{ "error", "code" }`. */
+function jsonFailure(args: readonly string[], io: CliIo, error: string, code: number): void {
+  if (args.includes("--json")) io.stdout.write(`${JSON.stringify({ error, code })}\n`);
+}
+
 export async function main(argv: readonly string[], io: CliIo): Promise<number> {
   const [command, ...rest] = argv;
   if (command === undefined || command === "-h" || command === "--help" || command === "help") {
-    io.stdout.write(HELP);
+    io.stdout.write(wrapText(HELP, widthOf(io.stdout)));
     return command === undefined ? EXIT.usage : EXIT.ok;
   }
   if (command === "--version" || command === "-v") {
@@ -107,13 +136,24 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
   );
   const prompter = new Prompter({ stdin: io.stdin, stderr: io.stderr });
   const args = rest.filter((a) => a !== "--color" && a !== "--no-color");
+  // Help is prose: wrapped to the terminal. Everything else a command prints stays as it is.
+  const help = args.includes("--help") || args.includes("-h");
+  const stdout = help ? wrappingStream(io.stdout, widthOf(io.stdout)) : io.stdout;
   try {
-    return await run(args, { ...io, style: makeStyle(color), prompter });
+    return await run(args, { ...io, stdout, style: makeStyle(color), prompter });
   } catch (error) {
+    prompter.endLine();
+    const usage = usageOf(error, command);
+    if (usage !== undefined) {
+      io.stderr.write(`${usage}\n`);
+      jsonFailure(args, io, usage, EXIT.usage);
+      return EXIT.usage;
+    }
     const code = exitCodeOf(error);
     const hint = code === EXIT.usage ? ` Run "xtls ${command} --help".` : "";
-    prompter.endLine();
-    io.stderr.write(`xtls ${command}: ${describeError(error)}${hint}\n`);
+    const message = describeError(error);
+    io.stderr.write(`xtls ${command}: ${message}${hint}\n`);
+    jsonFailure(args, io, message, code);
     return code;
   } finally {
     prompter.close();
@@ -126,6 +166,8 @@ const COMMANDS: Record<string, (argv: readonly string[], io: CommandIo) => Promi
   receive: receiveCommand,
   trust: trustCommand,
   identity: identityCommand,
+  login: loginCommand,
+  logout: logoutCommand,
 };
 
 async function demo(argv: readonly string[], io: CliIo): Promise<number> {
@@ -151,36 +193,41 @@ async function demo(argv: readonly string[], io: CliIo): Promise<number> {
       strict: true,
     }));
   } catch (error) {
-    io.stderr.write(`xtls demo: ${(error as Error).message}. Run "xtls demo --help".\n`);
+    const usage = usageOf(error, "demo") ?? `xtls demo: ${(error as Error).message}`;
+    io.stderr.write(`${usage}\n`);
+    jsonFailure(argv, io, usage, EXIT.usage);
     return EXIT.usage;
   }
+  const usage = (message: string) => {
+    io.stderr.write(`xtls demo: ${message}\n`);
+    jsonFailure(argv, io, message, EXIT.usage);
+    return EXIT.usage;
+  };
+  const str = (v: string | boolean | undefined) => (typeof v === "string" ? v : undefined);
+  const width = str(values.width) ? Number(values.width) : undefined;
+  if (width !== undefined && !(Number.isInteger(width) && width >= 20)) {
+    return usage("--width must be a whole number of columns, at least 20");
+  }
   if (values.help) {
-    io.stdout.write(DEMO_HELP);
+    io.stdout.write(wrapText(DEMO_HELP, widthOf(io.stdout, width)));
     return EXIT.ok;
   }
   const env = io.env;
-  const str = (v: string | boolean | undefined) => (typeof v === "string" ? v : undefined);
-  const service = str(values.server) ?? env.XTLS_SERVER;
+  const service = str(values.server) ?? (env.XTLS_SERVER || undefined);
   const password = str(values.password) ?? env.XTLS_PASSWORD ?? "secret";
-  const width = str(values.width) ? Number(values.width) : undefined;
-  if (width !== undefined && !(width > 0)) {
-    io.stderr.write(`xtls demo: --width must be a positive number\n`);
-    return EXIT.usage;
-  }
   const mode = str(values.mode) ?? env.XTLS_MODE ?? "story";
   if (!(MODES as readonly string[]).includes(mode)) {
-    io.stderr.write(`xtls demo: --mode must be one of ${MODES.join(", ")}, got "${mode}"\n`);
-    return EXIT.usage;
+    return usage(`--mode must be one of ${MODES.join(", ")}, got "${mode}"`);
   }
   const transport = str(values.transport) ?? "ibb";
   if (transport !== "ibb" && transport !== "s5b") {
-    io.stderr.write(`xtls demo: --transport must be ibb or s5b, got "${transport}"\n`);
-    return EXIT.usage;
+    return usage(`--transport must be ibb or s5b, got "${transport}"`);
   }
   if (service !== undefined && !/^(xmpp|xmpps|ws|wss):\/\//.test(service)) {
-    io.stderr.write(`xtls demo: --server must look like xmpp://host:port, got "${service}"\n`);
-    return EXIT.usage;
+    return usage(`--server must look like xmpp://host:port, got "${service}"`);
   }
+  // Wrapped to --width, else to the terminal (not when piped, unless --width).
+  const out = wrappingStream(io.stdout, widthOf(io.stdout, width));
   const color = values["no-color"]
     ? false
     : colorWanted(io.stdout, env, values.color === true ? true : undefined);
@@ -203,24 +250,26 @@ async function demo(argv: readonly string[], io: CliIo): Promise<number> {
     if (mode === "story") {
       const links = server ? await serverLinks(server) : undefined;
       try {
-        result = await runStory({ out: values.json ? devnull : io.stdout, style: makeStyle(color), links });
+        result = await runStory({ out: values.json ? devnull : out, style: makeStyle(color), links });
       } finally {
         await links?.dispose();
       }
     } else {
       result = await runDemo({
-        out: values.json ? devnull : io.stdout,
+        out: values.json ? devnull : out,
         mode: mode as DemoMode,
         transport,
         style: makeStyle(color),
-        width,
+        width: widthOf(io.stdout, width),
         server,
       });
     }
     if (values.json) io.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
     return result.plaintextLeaks === 0 ? EXIT.ok : EXIT.failed;
   } catch (error) {
-    io.stderr.write(`xtls demo: ${(error as Error).message}\n`);
+    const message = (error as Error).message;
+    io.stderr.write(`xtls demo: ${message}\n`);
+    jsonFailure(argv, io, message, EXIT.failed);
     return EXIT.failed;
   }
 }

@@ -38,7 +38,7 @@ import {
   type SecureChannel,
 } from "@xtls/tls";
 import { type XmlStream, XmlStreamApplication, XmlStreamSession } from "@xtls/xmlstream";
-import { describeStanza, who } from "./describe.js";
+import { describeStanza, shortFingerprint, who } from "./describe.js";
 import type { Style } from "./style.js";
 import { Transcript } from "./transcript.js";
 
@@ -254,7 +254,7 @@ async function jingleStory(
       say(
         juliet,
         `session offered by ${incoming.peer}: ${incoming.description.getNS()?.replace("urn:xmpp:jingle:apps:", "")} ` +
-          `with the XTLS precondition; his fingerprint ${fp.slice(0, 16)}… ${style.green("is pinned")} → accept with hers`,
+          `with the XTLS precondition; his fingerprint ${shortFingerprint(fp)} ${style.green("is pinned")} → accept with hers`,
       );
       const app = new XmlStreamSession();
       followPhases(juliet, incoming.session, []);
@@ -282,12 +282,12 @@ async function jingleStory(
   say(
     romeo,
     `TLS client — ${channel.protocol}, ${channel.cipher}; ${juliet.identity.jid}'s certificate ` +
-      `${channel.peer.fingerprint.slice(0, 16)}… ${style.green("matches the pinned fingerprint")}`,
+      `${shortFingerprint(channel.peer.fingerprint)} ${style.green("matches the pinned fingerprint")}`,
   );
   say(
     juliet,
     `TLS server (client certificate required); ${romeo.identity.jid}'s certificate ` +
-      `${herChannel.peer.fingerprint.slice(0, 16)}… ${style.green("matches the pinned fingerprint")}`,
+      `${shortFingerprint(herChannel.peer.fingerprint)} ${style.green("matches the pinned fingerprint")}`,
   );
   say(romeo, `end-to-end XML stream open (XEP-0246), stream id ${ours.id ?? "?"}`);
 
@@ -355,11 +355,11 @@ async function modeQStory(t: Transcript, style: Style, romeo: Side, juliet: Side
   const channel = ours.channel as SecureChannel;
   t.peer(
     `${style.bold("romeo")}: tunnel open as TLS client — ${channel.protocol}, ${channel.cipher}\n` +
-      `  ${juliet.identity.jid}'s certificate ${ours.peer!.fingerprint.slice(0, 16)}… ${style.green("matches the pinned fingerprint")}`,
+      `  ${juliet.identity.jid}'s certificate ${shortFingerprint(ours.peer!.fingerprint)} ${style.green("matches the pinned fingerprint")}`,
   );
   t.peer(
     `${style.bold("juliet")}: tunnel open as TLS server (client certificate required)\n` +
-      `  ${romeo.identity.jid}'s certificate ${theirs.peer!.fingerprint.slice(0, 16)}… ${style.green("matches the pinned fingerprint")}`,
+      `  ${romeo.identity.jid}'s certificate ${shortFingerprint(theirs.peer!.fingerprint)} ${style.green("matches the pinned fingerprint")}`,
   );
 
   const atJuliet: string[] = [];

@@ -1,5 +1,6 @@
 /** One-line summaries of stanzas for the transcript's network column. */
 import { type Element, NS, parseJid, StanzaError } from "@xtls/core";
+import { formatFingerprint } from "@xtls/tls";
 
 const RECORD_TYPES: Record<number, string> = {
   20: "ChangeCipherSpec",
@@ -26,6 +27,14 @@ export function describeTlsBytes(bytes: Buffer): string {
     return n > 1 ? `${n}× ${k}` : k;
   });
   return `TLS ${counted.join(" + ")}`;
+}
+
+/**
+ * The start of a fingerprint in the one format the CLI prints (colon-separated hex, as
+ * in `xtls trust list`), for the story's lines; the full ones are in the headings.
+ */
+export function shortFingerprint(hex: string): string {
+  return `${formatFingerprint(hex).slice(0, 23)}…`;
 }
 
 export function who(jid: string | undefined): string {
@@ -59,9 +68,10 @@ export function describeStanza(stanza: Element): string {
     }
     const offer = payload.getChild("offer", NS.C2CTLS);
     if (offer) {
-      const names = offer
-        .getChildren("keyinfo", NS.PUBKEY_TMP)
-        .map((k) => `${k.getChildText("name")?.slice(0, 8)}…`);
+      const names = offer.getChildren("keyinfo", NS.PUBKEY_TMP).map((k) => {
+        const name = k.getChildText("name") ?? "";
+        return /^[0-9a-f]{64}$/i.test(name) ? shortFingerprint(name) : `${name.slice(0, 8)}…`;
+      });
       return `iq ${type} <${payload.name}/> offer: key ${names.join(", ") || "(none)"}${offer.getChild("srp") ? ", srp" : ""}`;
     }
     return `iq ${type} <${payload.name}/>`;
@@ -95,7 +105,7 @@ function describeJingle(jingle: Element): string {
         const fp = child.getChildText("fingerprint");
         const methods = child.getChildren("method").map((m) => m.attrs.name);
         parts.push(
-          `${short}${fp ? ` fp ${fp.slice(0, 8)}` : ""}${methods.length ? ` [${methods.join(",")}]` : ""}`,
+          `${short}${fp ? ` fp ${shortFingerprint(fp)}` : ""}${methods.length ? ` [${methods.join(",")}]` : ""}`,
         );
       } else {
         parts.push(short);

@@ -5,8 +5,10 @@
 import type { Writable } from "node:stream";
 import type { Style } from "./style.js";
 
+/** `3 B`, `46 B`, `1.2 MiB`: whole bytes, then binary units with one decimal below 10. */
 export function formatBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
+  if (!Number.isFinite(n) || n < 0) return "? B";
+  if (Math.round(n) < 1024) return `${Math.round(n)} B`;
   const units = ["KiB", "MiB", "GiB", "TiB"];
   let v = n / 1024;
   let u = 0;
@@ -16,6 +18,9 @@ export function formatBytes(n: number): string {
   }
   return `${v.toFixed(v < 10 ? 1 : 0)} ${units[u]}`;
 }
+
+/** A transfer rate: `46 B/s`, `1.2 MiB/s`. */
+export const formatRate = (bytesPerSecond: number): string => `${formatBytes(bytesPerSecond)}/s`;
 
 export function formatDuration(seconds: number): string {
   if (!Number.isFinite(seconds)) return "?";
@@ -55,15 +60,21 @@ export class ProgressBar {
       .toString()
       .padStart(
         3,
-      )}% ${formatBytes(bytes)}/${formatBytes(this.#total)} ${formatBytes(rate)}/s ETA ${formatDuration(eta)}`;
+      )}% ${formatBytes(bytes)}/${formatBytes(this.#total)} ${formatRate(rate)} ETA ${formatDuration(eta)}`;
     if (this.#out.isTTY) {
       const now = Date.now();
       if (now - this.#lastDraw < 100 && fraction < 1) return;
       this.#lastDraw = now;
-      const width = Math.max(10, Math.min(30, (this.#out.columns ?? 80) - text.length - 4));
-      const filled = Math.round(fraction * width);
-      const bar = this.#style.green("█".repeat(filled)) + this.#style.dim("░".repeat(width - filled));
-      this.#out.write(`\r${bar} ${text}\u001b[K`);
+      // Within the terminal's width: a narrow one drops the bar, then cuts the text.
+      const columns = this.#out.columns || 80;
+      const width = Math.min(30, columns - text.length - 2);
+      const filled = Math.round(fraction * Math.max(0, width));
+      const bar =
+        width >= 10
+          ? `${this.#style.green("█".repeat(filled)) + this.#style.dim("░".repeat(width - filled))} `
+          : "";
+      const shown = text.length > columns - 1 ? `${text.slice(0, columns - 2)}…` : text;
+      this.#out.write(`\r${bar}${shown}\u001b[K`);
       return;
     }
     const quarter = Math.floor(fraction * 4);

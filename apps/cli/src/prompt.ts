@@ -28,6 +28,9 @@ export class Prompter {
   async ask(question: string, options: { hidden?: boolean } = {}): Promise<string | null> {
     const stdin = this.#io.stdin;
     if (!stdin) return null;
+    // On a terminal, raw mode (no echo) before the question shows: an answer typed (or
+    // pasted) the moment the question appears must not be echoed by the terminal.
+    if (stdin.isTTY && stdin.setRawMode) stdin.setRawMode(true);
     this.#io.stderr.write(question);
     if (question) this.#questionOpen = true;
     try {

@@ -12,6 +12,7 @@ import type { Writable } from "node:stream";
 import { type Chat, createXtls, type Xtls } from "@xtls/client";
 import { type Element, LocalRouter, NS, type XmppLink } from "@xtls/core";
 import { formatFingerprint } from "@xtls/tls";
+import { shortFingerprint } from "./describe.js";
 import { formatBytes, ProgressBar } from "./progress.js";
 import type { Style } from "./style.js";
 
@@ -117,7 +118,7 @@ export async function runStory(options: StoryOptions): Promise<StoryResult> {
       `  both typed the one-time password (asked ${asked.romeo + asked.juliet}×: once each, never logged)`,
     );
     line(
-      `  romeo: ${chat.tls?.protocol} ${chat.tls?.cipher}; Juliet's certificate ${who.fingerprint.slice(0, 16)}… ${style.green(`verified by ${who.trust.source}, now pinned`)}`,
+      `  romeo: ${chat.tls?.protocol} ${chat.tls?.cipher}; Juliet's certificate ${shortFingerprint(who.fingerprint)} ${style.green(`verified by ${who.trust.source}, now pinned`)}`,
     );
     line(style.dim(`  on the wire: ${summarize(wire.slice(mark), chat.session)}`));
 
@@ -166,7 +167,7 @@ export async function runStory(options: StoryOptions): Promise<StoryResult> {
     const got = await readFile(receivedPath!);
     const verified = createHash("sha256").update(got).digest("hex") === sha256;
     line(
-      `  juliet: stored ${receivedPath!.slice(dir.length + 1)} — SHA-256 ${sha256.slice(0, 16)}… ${verified ? style.green("matches") : style.red("DIFFERS")}`,
+      `  juliet: stored ${receivedPath!.slice(dir.length + 1)} — SHA-256 ${sha256} ${verified ? style.green("matches") : style.red("DIFFERS")}`,
     );
     line(style.dim(`  on the wire: ${summarize(wire.slice(fileMark), transfer.session!)}`));
 

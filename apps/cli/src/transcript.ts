@@ -1,10 +1,13 @@
 /**
  * A two-column transcript: on the left what the XMPP network carried, on the right
  * what the peers saw in plaintext, one row per event, in the order things happened.
+ * Narrower than 100 columns (a small terminal, or `--width`), one column: each row
+ * wrapped to the width, the peers' rows marked with "│".
  */
 import type { Writable } from "node:stream";
 import type { Style } from "./style.js";
 import { visibleLength } from "./style.js";
+import { wrapLine } from "./wrap.js";
 
 export interface TranscriptOptions {
   readonly out: Writable & { columns?: number };
@@ -16,6 +19,7 @@ export class Transcript {
   readonly #out: TranscriptOptions["out"];
   readonly #style: Style;
   readonly #width: number;
+  readonly #narrow: boolean;
   readonly #left: number;
   readonly #right: number;
   readonly #t0 = performance.now();
@@ -23,14 +27,17 @@ export class Transcript {
   constructor(options: TranscriptOptions) {
     this.#out = options.out;
     this.#style = options.style;
-    this.#width = Math.max(100, Math.min(options.width ?? options.out.columns ?? 140, 180));
+    const wanted = options.width ?? options.out.columns ?? 140;
+    this.#narrow = wanted < 100;
+    this.#width = this.#narrow ? Math.max(20, wanted) : Math.min(wanted, 180);
     const body = this.#width - 8 - 3;
     this.#left = Math.floor(body * 0.56);
     this.#right = body - this.#left;
   }
 
   line(text = ""): void {
-    this.#out.write(`${text}\n`);
+    const lines = this.#narrow ? text.split("\n").flatMap((l) => wrapLine(l, this.#width)) : [text];
+    this.#out.write(`${lines.join("\n")}\n`);
   }
 
   heading(text: string): void {
@@ -39,6 +46,11 @@ export class Transcript {
   }
 
   rule(left: string, right: string): void {
+    if (this.#narrow) {
+      this.line(this.#style.dim(`── ${left} `.padEnd(this.#width, "─")));
+      this.line(this.#style.dim(`        │ ${right}`));
+      return;
+    }
     const l = `── ${left} `.padEnd(this.#left + 8, "─");
     const r = `── ${right} `.padEnd(this.#right + 1, "─");
     this.line(this.#style.dim(`${l}─┬${r}`));
@@ -46,13 +58,27 @@ export class Transcript {
 
   /** A row on the network side. */
   wire(text: string): void {
-    this.#row(this.#fit(text, this.#left), "");
+    if (this.#narrow) this.#column(text, "");
+    else this.#row(this.#fit(text, this.#left), "");
   }
 
   /** One or more rows on the peers' side (long lines wrap). */
   peer(text: string): void {
+    if (this.#narrow) {
+      for (const l of text.split("\n")) this.#column(l, `${this.#style.dim("│")} `);
+      return;
+    }
     const lines = text.split("\n").flatMap((l) => this.#wrap(l, this.#right));
     for (const [i, l] of lines.entries()) this.#row("", l, i > 0);
+  }
+
+  // One column: the time, the row's mark, the text wrapped under itself.
+  #column(text: string, mark: string): void {
+    const ms = (performance.now() - this.#t0).toFixed(0);
+    const prefix = `${this.#style.dim(`${ms.padStart(5)}ms`)} ${mark}`;
+    const indent = " ".repeat(visibleLength(prefix));
+    const lines = wrapLine(`${indent}${text}`, this.#width);
+    this.#out.write(`${lines.map((l, i) => (i === 0 ? prefix + l.slice(indent.length) : l)).join("\n")}\n`);
   }
 
   #row(left: string, right: string, continuation = false): void {

@@ -62,8 +62,17 @@ describe("xtls send / receive through Prosody", () => {
           input,
         );
         await waitFor(receiver, "waiting for files as");
+        // Romeo agreed the password too: --ask-otp (else his CLI would generate a code).
         const sender = start(
-          ["send", file, "--to", "juliet@capulet.lit/balcony-a", ...account("romeo", "a"), "--json"],
+          [
+            "send",
+            file,
+            "--to",
+            "juliet@capulet.lit/balcony-a",
+            ...account("romeo", "a"),
+            "--json",
+            ...(round === 1 ? ["--ask-otp"] : []),
+          ],
           {},
           input,
         );
@@ -79,7 +88,7 @@ describe("xtls send / receive through Prosody", () => {
         const got = JSON.parse(receiver.stdout().trim().split("\n").at(-1)!);
         expect(got.sha256).toBe(sent.sha256);
         expect(round === 1 ? sender.stderr() : "").toMatch(
-          round === 1 ? /One-time password agreed with them/ : /^$/,
+          round === 1 ? /One-time password for first contacts/ : /^$/,
         );
         expect(sender.stderr()).not.toContain("wherefore-1597");
       }

@@ -8,7 +8,7 @@ import { deadlines } from "@xtls/test-servers/deadlines";
 import { type StartedCommand, startCommand } from "@xtls/test-servers/processes";
 
 const APP = join(import.meta.dirname, "..");
-const BIN = join(APP, "dist", "bin.js");
+export const BIN = join(APP, "dist", "bin.js");
 
 /** Builds the CLI (dist/) once per test file. */
 export function buildCli(): void {
@@ -68,4 +68,29 @@ export async function verifiedPair(
     const r = startCli(server, ["trust", "verify", peer, fp, ...accountArgs(dir, who, tag)]);
     if ((await r.done) !== 0) throw new Error(`trust verify failed: ${r.stderr()}`);
   }
+}
+
+/** A shell word for `script -c`. */
+const quote = (s: string) => `'${s.replace(/'/g, "'\\''")}'`;
+
+/**
+ * Runs `xtls ARGS` in a pseudo-terminal (util-linux `script`) of `columns` columns: stdin,
+ * stdout and stderr are the terminal, so the CLI prompts without echo and wraps to its
+ * width. Both outputs arrive merged in `stdout()`, with the terminal's `\r\n`; keys go in
+ * through `child.stdin` (a carriage return ends a line). No XTLS_* variable is inherited.
+ */
+export function startInTerminal(
+  args: string[],
+  { columns = 80, env = {} }: { columns?: number; env?: Record<string, string> } = {},
+): Run {
+  const inherited = Object.fromEntries(
+    Object.entries(process.env).filter(
+      ([k]) => !k.startsWith("XTLS_") && k !== "NO_COLOR" && k !== "FORCE_COLOR",
+    ),
+  );
+  const command = `stty cols ${columns} rows 40; exec ${[process.execPath, BIN, ...args].map(quote).join(" ")}`;
+  return startCommand("script", ["-q", "-e", "-c", command, "/dev/null"], {
+    env: { ...inherited, ...env },
+    label: `xtls ${args.join(" ")} (in a ${columns}-column terminal)`,
+  });
 }

@@ -11,10 +11,10 @@ import {
   ACCOUNT_HELP,
   ACCOUNT_OPTIONS,
   acceptNewKeyOf,
+  accountFor,
   checkPeer,
   connect,
   EXIT,
-  resolveAccount,
   TRANSPORT_HELP,
   TRANSPORT_OPTION,
   transportOf,
@@ -49,6 +49,8 @@ export const CHAT_HELP = `xtls chat [JID] — chat end to end encrypted (an XML 
 ${TRANSPORT_HELP}
 
 Type a line to send it; /quit or end of input closes the chat.
+Starting a chat with a peer not verified yet (and no XTLS_OTP or --ask-otp): a one-time
+code is generated and shown for you to tell them (8 digits, about 26.6 bits).
 
 ${ACCEPT_NEW_KEY_HELP}
 
@@ -79,13 +81,14 @@ export async function chatCommand(argv: readonly string[], io: CommandIo): Promi
   const transport = transportOf(values, io.env);
   const mode = values.mode ?? "j";
   if (mode !== "j" && mode !== "q") throw new UsageError(`--mode must be j or q, got "${mode}"`);
-  const account = resolveAccount(values, io.env, true);
+  const account = await accountFor(values, io);
   const otp = await oneTimePasswordUpFront(values["ask-otp"] === true, io);
   const fromContact = firstContactFrom(values.from, otp, values.yes === true);
   const { xtls, close, lost, explain } = await connect(account, io.prompter, io.style, io.stderr, io.env, {
     otp,
     acceptNewKey: acceptNewKeyOf(values),
     ibbOnly: transport === "ibb",
+    ...(peer ? { peer } : {}),
   });
   logRefusals(xtls, io.stderr, "chat");
   const modeQ =

@@ -9,12 +9,13 @@ import {
   TooManyAttemptsError,
   TruncationError,
 } from "@xtls/tls";
-import { ConnectionError, EXIT, UsageError } from "../account.js";
+import { ConnectionError, EXIT, PeerOfflineError, UsageError } from "../account.js";
 
 /** The exit code a failure means to a script (see EXIT). */
 export function exitCodeOf(error: unknown): number {
   if (error instanceof UsageError) return EXIT.usage;
   if (error instanceof ConnectionError) return EXIT.connection;
+  if (error instanceof PeerOfflineError) return EXIT.offline;
   // The alarms, wherever they sit in the chain (a refused accept is a JingleReasonError).
   if (
     findCause(error, CertificateChangedError) ||

@@ -38,7 +38,7 @@ export async function identityCommand(argv: readonly string[], io: CommandIo): P
     const existing = await loadIdentity(dir).catch(() => undefined);
     if (existing && !values.force) {
       throw new UsageError(
-        `an identity exists already (${existing.fingerprint.slice(0, 16)}…); --force replaces it, and every peer must verify you again`,
+        `an identity exists already (${formatFingerprint(existing.fingerprint)}); --force replaces it, and every peer must verify you again`,
       );
     }
     if (existing) await rm(dir, { recursive: true, force: true });

@@ -1,17 +1,18 @@
-/** `xtls receive --dir DIR`: wait for files and store them, verified. */
+/** `xtls receive [--into DIR]`: wait for files and store them, verified. */
 import { mkdir } from "node:fs/promises";
 import { parseArgs } from "node:util";
 import type { IncomingFileOffer } from "@xtls/client";
+import { formatFingerprint } from "@xtls/tls";
 import {
   ACCEPT_NEW_KEY_HELP,
   ACCEPT_NEW_KEY_OPTION,
   ACCOUNT_HELP,
   ACCOUNT_OPTIONS,
   acceptNewKeyOf,
+  accountFor,
   ConnectionError,
   connect,
   EXIT,
-  resolveAccount,
   UsageError,
 } from "../account.js";
 import { formatBytes, ProgressBar } from "../progress.js";
@@ -25,9 +26,10 @@ import {
   STRANGER_DECLINE_TEXT,
 } from "./policy.js";
 
-export const RECEIVE_HELP = `xtls receive --dir DIR — wait for files, store them once verified
+export const RECEIVE_HELP = `xtls receive [--into DIR] — wait for files, store them once verified
 
-  --dir-out DIR / --into DIR   where files go (default: the current directory)
+  --into DIR                   where files go (default: the current directory; --dir-out DIR
+                               is the same)
   --yes                        accept without asking — only from verified contacts (pinned in
                                the trust store), or from the --from contact while a one-time
                                password is in hand (XTLS_OTP or --ask-otp); others are declined
@@ -71,7 +73,7 @@ export async function receiveCommand(argv: readonly string[], io: CommandIo): Pr
   const count = values.count === undefined ? 1 : Number(values.count);
   if (!Number.isInteger(count) || count < 0) throw new UsageError("--count must be a whole number");
   const into = values.into ?? values["dir-out"] ?? ".";
-  const account = resolveAccount(values, io.env, true);
+  const account = await accountFor(values, io);
   await mkdir(into, { recursive: true });
   const otp = await oneTimePasswordUpFront(values["ask-otp"] === true, io);
   const from = firstContactFrom(values.from, otp, values.yes === true);
@@ -80,7 +82,9 @@ export async function receiveCommand(argv: readonly string[], io: CommandIo): Pr
     acceptNewKey: acceptNewKeyOf(values),
   });
   logRefusals(xtls, io.stderr, "receive");
-  io.stderr.write(`waiting for files as ${xtls.link.jid} (certificate ${xtls.fingerprint.slice(0, 16)}…)\n`);
+  io.stderr.write(
+    `waiting for files as ${xtls.link.jid} (certificate ${formatFingerprint(xtls.fingerprint)})\n`,
+  );
   let received = 0;
   let alarm: unknown;
   try {
@@ -153,5 +157,8 @@ export async function receiveCommand(argv: readonly string[], io: CommandIo): Pr
   } finally {
     await close();
   }
+  // The alarm was told on stderr already; with --json also as the failure object.
+  if (alarm && values.json)
+    io.stdout.write(`${JSON.stringify({ error: describeError(alarm), code: EXIT.security })}\n`);
   return alarm ? EXIT.security : EXIT.ok;
 }

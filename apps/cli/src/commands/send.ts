@@ -10,10 +10,10 @@ import {
   ACCOUNT_HELP,
   ACCOUNT_OPTIONS,
   acceptNewKeyOf,
+  accountFor,
   checkPeer,
   connect,
   EXIT,
-  resolveAccount,
   TRANSPORT_HELP,
   TRANSPORT_OPTION,
   transportOf,
@@ -21,12 +21,20 @@ import {
 } from "../account.js";
 import { formatBytes, ProgressBar } from "../progress.js";
 import type { CommandIo } from "./io.js";
+import { oneTimePasswordUpFront } from "./policy.js";
 
 export const SEND_HELP = `xtls send FILE --to JID — send a file, end-to-end encrypted (XEP-0234 inside XTLS)
 
   --to JID      the peer's full JID, e.g. juliet@capulet.lit/balcony
+  --ask-otp     ask a one-time password agreed with the peer, at the start (hidden on a
+                terminal, else stdin's first line) instead of generating a code
   --json        print a JSON summary instead of text
 ${TRANSPORT_HELP}
+
+First contact (the peer is not a verified contact yet): a one-time code is generated and
+shown ("Tell juliet@capulet.lit this one-time code: 1234-5678"); the receiver types it
+when asked. 8 random digits, about 26.6 bits; srp gives an attacker one guess per
+attempt, and attempts are limited across runs. XTLS_OTP or --ask-otp use yours instead.
 
 The receiver stores the file only once its size and SHA-256 match; this command returns
 when it has. Progress (rate, ETA) goes to stderr.
@@ -44,6 +52,7 @@ export async function sendCommand(argv: readonly string[], io: CommandIo): Promi
       ...ACCEPT_NEW_KEY_OPTION,
       ...TRANSPORT_OPTION,
       to: { type: "string" },
+      "ask-otp": { type: "boolean" },
       json: { type: "boolean" },
       help: { type: "boolean", short: "h" },
     },
@@ -57,16 +66,19 @@ export async function sendCommand(argv: readonly string[], io: CommandIo): Promi
   if (!file || positionals.length > 1) throw new UsageError("xtls send FILE --to JID (one file)");
   const peer = checkPeer(values.to);
   const transport = transportOf(values, io.env);
-  const account = resolveAccount(values, io.env, true);
   const info = await stat(file).catch(() => undefined);
   if (!info?.isFile()) throw new UsageError(`not a readable file: ${file}`);
+  const account = await accountFor(values, io);
   // A name with a control character (or one XML forbids) cannot go into the offer: the
   // server would drop our connection. Clean it before any stanza goes out, and say so.
   const name = sendableFileName(basename(file));
   if (name !== basename(file)) io.stderr.write(`sending ${escapeControls(basename(file))} as ${name}\n`);
+  const otp = await oneTimePasswordUpFront(values["ask-otp"] === true, io);
   const { xtls, close, lost, explain } = await connect(account, io.prompter, io.style, io.stderr, io.env, {
+    otp,
     acceptNewKey: acceptNewKeyOf(values),
     ibbOnly: transport === "ibb",
+    peer,
   });
   try {
     const t0 = performance.now();
