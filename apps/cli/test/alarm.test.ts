@@ -2,6 +2,7 @@
 // about who the peer is) and which are one line (a channel or transport that broke).
 import { classifyEnd, FileTransferError } from "@xtls/file-transfer";
 import { SessionTerminatedError } from "@xtls/jingle";
+import { S5bConnectionLostError } from "@xtls/socks5";
 import {
   CertificateChangedError,
   MethodDowngradeError,
@@ -33,11 +34,24 @@ describe("isVerificationAlarm", () => {
     expect(
       isVerificationAlarm(classifyEnd(new SessionTerminatedError({ condition: "security-error" }, "peer"))),
     ).toBe(true);
+    // …and the same while our own handshake had found the changed key (the peer's terminate
+    // came first): our verdict is the cause.
+    const changed = new CertificateChangedError(ROMEO, "ab".repeat(32), ["cd".repeat(32)]);
+    expect(
+      isVerificationAlarm(
+        classifyEnd(new SessionTerminatedError({ condition: "security-error" }, "peer", changed)),
+      ),
+    ).toBe(true);
   });
 
-  it("a secure channel cut off or garbled in transit (no close_notify, a record that failed its MAC): one line, though still exit 3 for send", () => {
+  it("a secure channel or transport that broke — cut off, garbled, or a SOCKS5 connection reset during the handshake by a sender that went away: one line, though still exit 3 for send", () => {
     for (const cause of [
       new TruncationError("the carrier ended"),
+      new S5bConnectionLostError(
+        ROMEO,
+        "s5b1",
+        Object.assign(new Error("read ECONNRESET"), { code: "ECONNRESET" }),
+      ),
       new TlsChannelError("the secure channel with romeo failed: bad record mac", {
         reason: "bad record mac",
       }),

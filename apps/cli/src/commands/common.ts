@@ -1,13 +1,17 @@
 import { FileTransferError } from "@xtls/file-transfer";
 import { JingleReasonError, type RefusedSession, SessionTerminatedError } from "@xtls/jingle";
 import {
+  AdvertisedFingerprintMismatchError,
+  AuthenticationCancelledError,
   CertificateChangedError,
   formatFingerprint,
   MethodDowngradeError,
+  PeerAuthenticationError,
+  PeerJidMismatchError,
   SecurityError,
-  TlsChannelError,
+  TlsHandshakeError,
   TooManyAttemptsError,
-  TruncationError,
+  UntrustedCertificateError,
 } from "@xtls/tls";
 import { ConnectionError, EXIT, PeerOfflineError, UsageError } from "../account.js";
 
@@ -43,16 +47,29 @@ export function exitCodeOf(error: unknown): number {
 
 /**
  * Whether an accepted session's failure is the alarm that ends `receive --count 0`: who
- * the peer is was in question — a changed key, a wrong password or code, a downgrade, a
- * lockout, a certificate that could not be verified. A secure channel that broke in
- * transit (cut off without close_notify, or a record that failed its MAC) is not: nothing
- * of it was kept, it is reported on one line and the loop goes on — the same as a
- * transport that broke, which it usually is (a sender that went away mid-file).
+ * the peer is was in question — a changed key, a certificate we could not verify or that
+ * names someone else, a TLS handshake the certificates failed, a wrong password or code, a
+ * downgrade, a lockout — found by us, or the peer ending the session with `security-error`
+ * when we saw nothing ourselves (it could not verify us). Not an alarm: a channel or
+ * transport that broke, even during the handshake (cut off without close_notify, a record
+ * that failed its MAC, a SOCKS5 connection reset by a sender that went away mid-file):
+ * nothing of it was kept, it is one line and the loop goes on.
  */
 export function isVerificationAlarm(error: unknown): boolean {
   if (exitCodeOf(error) !== EXIT.security) return false;
-  if (findCause(error, CertificateChangedError) || findCause(error, MethodDowngradeError)) return true;
-  return !findCause(error, TruncationError) && !findCause(error, TlsChannelError);
+  for (const type of [
+    UntrustedCertificateError, // CertificateChangedError too
+    PeerJidMismatchError,
+    AdvertisedFingerprintMismatchError,
+    TlsHandshakeError,
+    MethodDowngradeError,
+  ]) {
+    if (findCause(error, type)) return true;
+  }
+  const auth = findCause(error, PeerAuthenticationError);
+  if (auth) return !(auth instanceof AuthenticationCancelledError);
+  const ended = findCause(error, SessionTerminatedError);
+  return ended?.by === "peer" && ended.reason.condition === "security-error" && ended.cause === undefined;
 }
 
 /** The first error of class `type` in `error`'s cause chain (itself included). */
