@@ -17,7 +17,7 @@ import {
 } from "node:fs";
 import { availableParallelism, tmpdir } from "node:os";
 import { join, relative } from "node:path";
-import { deadlines, prosody, readmeBlocks, startCommand } from "@xtls/test-servers";
+import { deadlines, prosody, readmeBlocks, readmeCommands, startCommand } from "@xtls/test-servers";
 import ts from "typescript";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import {
@@ -209,6 +209,15 @@ it("changeset version (on a scratch copy) bumps and writes changelogs for the pu
       expect(existsSync(join(dir, "CHANGELOG.md")), manifest.name).toBe(false);
     }
   }
+});
+
+// The root README's install commands are the ones the tests below run, from this registry:
+// a README that names other packages fails here until a test installs them.
+it("the root README's npm install commands are the installs these tests run", () => {
+  const installs = readmeCommands(join(ROOT, "README.md"))
+    .filter((c) => c.words[0] === "npm" && c.words[1] === "install" && c.words[2]?.startsWith("@xtls/"))
+    .map((c) => c.words.slice(2).join(" "));
+  expect(installs).toEqual(["@xtls/tls", "@xtls/client @xmpp/client"]);
 });
 
 let tlsDir: string;

@@ -23,6 +23,9 @@ const RUN_BY: Record<string, Record<string, string>> = {
     "pnpm demo --server xmpp://127.0.0.1:15222": "apps/cli/test/readme.test.ts",
     "pnpm demo --server xmpp://chat.example.org:5222 --romeo alice@example.org --juliet bob@example.org --romeo-password '…' --juliet-password '…'":
       "apps/cli/test/readme.test.ts (with the test server and its accounts for the placeholders)",
+    "npm install @xtls/tls": "tools/registry-suite/test/registry.test.ts (from the suite's own registry)",
+    "npm install @xtls/client @xmpp/client":
+      "tools/registry-suite/test/registry.test.ts (from the suite's own registry)",
   },
   "apps/cli/README.md": {
     "xtls demo": "apps/cli/test/readme.test.ts",
@@ -42,6 +45,9 @@ const RUN_BY: Record<string, Record<string, string>> = {
   },
   "tools/attack-suite/README.md": {
     "pnpm --filter @xtls/attack-suite test": "pnpm test",
+  },
+  "tools/registry-suite/README.md": {
+    "pnpm --filter @xtls/registry-suite test": "pnpm test",
   },
   "tools/ejabberd-suite/README.md": {
     "pnpm --filter @xtls/ejabberd-suite test": "pnpm test",
