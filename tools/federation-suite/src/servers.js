@@ -18,6 +18,8 @@ import net from "node:net";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ejabberdInstalled, REPO_ROOT } from "@xtls/test-servers";
+// Whether a pid is a live process (not a zombie): the shared servers' own check.
+import { alive } from "@xtls/test-servers/sharing";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const PKG = join(HERE, "..");
@@ -227,20 +229,6 @@ export function makeCertificates() {
 }
 
 // --- processes ----------------------------------------------------------------------------
-
-function alive(pid) {
-  try {
-    process.kill(pid, 0);
-  } catch (e) {
-    return e.code === "EPERM";
-  }
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    return stat[stat.lastIndexOf(")") + 2] !== "Z";
-  } catch {
-    return true;
-  }
-}
 
 const pidFile = (server) => join(server.dir, "run.pid");
 
